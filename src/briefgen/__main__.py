@@ -1,0 +1,3 @@
+from briefgen._cli import main
+
+main()

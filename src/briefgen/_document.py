@@ -1,0 +1,254 @@
+"""The resolved brief (`--format json`): every item with its id and its cited sentences.
+
+Markdown is rendered from this document too, so both outputs show the same verified items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from briefgen._verify import ArticleResult, CorpusResult
+
+FORMAT_VERSION = 1
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Citation(_Out):
+    """A sentence an item rests on."""
+
+    article: str = Field(description="The article's id.")
+    file: str
+    sentence: int = Field(description="1-based sentence id, as in [S4].")
+    text: str
+
+
+class Cited(_Out):
+    id: str = Field(description="Stable item id: 001.F2 is figure 2 of article 001.")
+    citations: list[Citation]
+
+
+class DocActor(Cited):
+    name: str
+    kind: str
+    role: str
+    aliases: list[str]
+
+
+class DocFigure(Cited):
+    value: str = Field(description="The number as the cited sentence writes it.")
+    qualifier: str | None
+    measures: str
+    unit: str
+    as_of: str | None
+
+
+class DocPosition(Cited):
+    actor: str
+    issue: str
+    stance: str
+    quote: str | None = Field(description="Verbatim from a cited sentence.")
+
+
+class DocSide(_Out):
+    actor: str
+    claim: str
+    citations: list[Citation]
+
+
+class DocDispute(_Out):
+    id: str
+    topic: str
+    sides: list[DocSide]
+
+
+class DocPublished(_Out):
+    date: str | None
+    inferred: bool
+    basis: str
+
+
+class DocArticle(_Out):
+    id: str
+    file: str
+    sha256: str
+    title: str
+    published: DocPublished
+    summary: str
+    actors: list[DocActor]
+    figures: list[DocFigure]
+    positions: list[DocPosition]
+    disputes: list[DocDispute]
+
+
+class DocActorGroup(_Out):
+    name: str
+    aliases: list[str] = Field(description="Every other name the members go by.")
+    members: list[str]
+
+
+class DocFigureGroup(_Out):
+    metric: str
+    relation: Literal["consistent", "conflicting", "timeline", "internal_discrepancy"]
+    note: str
+    members: list[str] = Field(description="Figure ids, ordered by as-of date.")
+
+
+class DocCorpusSide(_Out):
+    label: str
+    positions: list[str]
+
+
+class DocCorpusDispute(_Out):
+    topic: str
+    sides: list[DocCorpusSide]
+    settle: str | None
+
+
+class DocEvent(_Out):
+    date: str
+    event: str
+    sources: list[str]
+
+
+class DocCorpus(_Out):
+    overview: str
+    actors: list[DocActorGroup]
+    figure_groups: list[DocFigureGroup]
+    disputes: list[DocCorpusDispute]
+    timeline: list[DocEvent]
+
+
+class DocDropped(_Out):
+    where: str
+    reason: str
+
+
+class Verification(_Out):
+    verified: int = Field(description="Items that passed every check and are shown.")
+    dropped: list[DocDropped] = Field(description="Items that failed after re-asks; not shown.")
+
+
+class Document(_Out):
+    """A briefgen brief: the corpus synthesis and the article briefs it rests on."""
+
+    format_version: int = FORMAT_VERSION
+    articles: list[DocArticle]
+    corpus: DocCorpus
+    verification: Verification
+
+
+def _citations(result: ArticleResult, ids: Sequence[int]) -> list[Citation]:
+    return [
+        Citation(
+            article=result.article.id,
+            file=result.article.name,
+            sentence=i,
+            text=result.article.sentence(i),
+        )
+        for i in ids
+    ]
+
+
+def _article(r: ArticleResult) -> DocArticle:
+    b, aid = r.brief, r.article.id
+    return DocArticle(
+        id=aid,
+        file=r.article.name,
+        sha256=r.article.sha256,
+        title=b.title,
+        published=DocPublished(**b.published.model_dump()),
+        summary=b.summary,
+        actors=[
+            DocActor(
+                id=f"{aid}.A{n}",
+                citations=_citations(r, a.sentences),
+                **a.model_dump(exclude={"sentences"}),
+            )
+            for n, a in enumerate(b.actors, start=1)
+        ],
+        figures=[
+            DocFigure(
+                id=f"{aid}.F{n}",
+                citations=_citations(r, f.sentences),
+                **f.model_dump(exclude={"sentences"}),
+            )
+            for n, f in enumerate(b.figures, start=1)
+        ],
+        positions=[
+            DocPosition(
+                id=f"{aid}.P{n}",
+                citations=_citations(r, p.sentences),
+                **p.model_dump(exclude={"sentences"}),
+            )
+            for n, p in enumerate(b.positions, start=1)
+        ],
+        disputes=[
+            DocDispute(
+                id=f"{aid}.D{n}",
+                topic=d.topic,
+                sides=[
+                    DocSide(actor=s.actor, claim=s.claim, citations=_citations(r, s.sentences))
+                    for s in d.sides
+                ],
+            )
+            for n, d in enumerate(b.disputes, start=1)
+        ],
+    )
+
+
+def build(result: CorpusResult) -> Document:
+    """Resolve every id and citation of `result` into one self-contained document."""
+    articles = [_article(r) for r in result.articles]
+    actors = {a.id: a for d in articles for a in d.actors}
+    figures = {f.id: f for d in articles for f in d.figures}
+    c = result.brief
+
+    def aliases(group_name: str, members: Sequence[str]) -> list[str]:
+        names: list[str] = []
+        for m in members:
+            for n in (actors[m].name, *actors[m].aliases):
+                if n.casefold() != group_name.casefold() and n not in names:
+                    names.append(n)
+        return names
+
+    def by_date(ids: Sequence[str]) -> list[str]:
+        # Undated figures go last; ties keep the model's order.
+        return sorted(ids, key=lambda i: (figures[i].as_of is None, figures[i].as_of or ""))
+
+    corpus = DocCorpus(
+        overview=c.overview,
+        actors=[
+            DocActorGroup(name=g.name, aliases=aliases(g.name, g.members), members=list(g.members))
+            for g in c.actors
+        ],
+        figure_groups=[
+            DocFigureGroup(
+                metric=g.metric, relation=g.relation, note=g.note, members=by_date(g.members)
+            )
+            for g in c.figure_groups
+        ],
+        disputes=[
+            DocCorpusDispute(
+                topic=d.topic,
+                settle=d.settle,
+                sides=[DocCorpusSide(label=s.label, positions=list(s.positions)) for s in d.sides],
+            )
+            for d in c.disputes
+        ],
+        timeline=sorted(
+            (DocEvent(date=e.date, event=e.event, sources=list(e.sources)) for e in c.timeline),
+            key=lambda e: e.date,
+        ),
+    )
+    dropped = [DocDropped(where=d.where, reason=d.reason) for d in result.all_dropped()]
+    return Document(
+        articles=articles,
+        corpus=corpus,
+        verification=Verification(verified=result.verified_count(), dropped=dropped),
+    )

@@ -1,0 +1,183 @@
+"""Markdown and JSON renderings of a resolved `Document`. Pure functions: same input, same bytes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from briefgen._document import Citation, DocFigure, DocPosition, Document
+
+_RELATION_LABEL = {
+    "consistent": "consistent",
+    "conflicting": "⚠ conflicting",
+    "timeline": "time series",
+    "internal_discrepancy": "⚠ internal discrepancy",
+}
+
+
+def to_json(document: Document) -> str:
+    return document.model_dump_json(indent=2) + "\n"
+
+
+class _Footnotes:
+    """Numbers each distinct set of cited sentences once, in order of first use."""
+
+    def __init__(self) -> None:
+        self.notes: dict[tuple[tuple[str, int, str], ...], int] = {}
+
+    def ref(self, citations: Sequence[Citation]) -> str:
+        key = tuple((c.file, c.sentence, c.text) for c in citations)
+        if not key:
+            return ""
+        number = self.notes.setdefault(key, len(self.notes) + 1)
+        return f"[^{number}]"
+
+    def render(self) -> list[str]:
+        lines = []
+        for key, number in self.notes.items():
+            parts = [f"`{file}:S{sentence}` “{_md(text)}”" for file, sentence, text in key]
+            lines.append(f"[^{number}]: " + " · ".join(parts))
+        return lines
+
+
+def _md(text: str) -> str:
+    """`text` safe inside a Markdown table cell or line."""
+    return re.sub(r"\s+", " ", text).replace("|", "\\|").strip()
+
+
+def _value(f: DocFigure) -> str:
+    return f"{f.qualifier} {f.value}" if f.qualifier else f.value
+
+
+def to_markdown(doc: Document) -> str:
+    """The brief as Markdown: sections in a fixed order, footnotes numbered by first use."""
+    notes = _Footnotes()
+    out: list[str] = [f"# Brief: {len(doc.articles)} articles", ""]
+    out += ["## Overview", "", doc.corpus.overview or "_No verified overview._", ""]
+    out += _figures(doc, notes)
+    out += _timeline(doc)
+    out += _actors(doc)
+    out += _positions(doc, notes)
+    out += _disputes(doc, notes)
+    out += _articles(doc, notes)
+    out += ["## Sources", ""]
+    out += [f"- {a.id}: `{a.file}` (sha256 {a.sha256[:12]})" for a in doc.articles]
+    out += ["", *notes.render(), ""]
+    v = doc.verification
+    out += [
+        "## Verification",
+        "",
+        f"Verification: {v.verified} items verified, {len(v.dropped)} dropped.",
+    ]
+    out += [f"- dropped {d.where}: {_md(d.reason)}" for d in v.dropped]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _figure_rows(figures: Sequence[DocFigure], notes: _Footnotes) -> list[str]:
+    rows = ["| Value | Measures | As of | Source |", "| --- | --- | --- | --- |"]
+    rows += [
+        f"| {_md(_value(f))} | {_md(f.measures)} | {f.as_of or '—'} | "
+        f"{_where(f.citations)} {notes.ref(f.citations)} |"
+        for f in figures
+    ]
+    return [*rows, ""]
+
+
+def _where(citations: Sequence[Citation]) -> str:
+    """`001:S1` style short references, beside the footnote."""
+    return ", ".join(f"{c.article}:S{c.sentence}" for c in citations)
+
+
+def _figures(doc: Document, notes: _Footnotes) -> list[str]:
+    figures = {f.id: f for a in doc.articles for f in a.figures}
+    out = ["## Key figures", ""]
+    grouped: set[str] = set()
+    for group in doc.corpus.figure_groups:
+        out += [f"### {_md(group.metric)} — {_RELATION_LABEL[group.relation]}", ""]
+        if group.note:
+            out += [f"_{_md(group.note)}_", ""]
+        out += _figure_rows([figures[i] for i in group.members], notes)
+        grouped.update(group.members)
+    rest = [f for f in figures.values() if f.id not in grouped]
+    if rest:
+        out += ["### Other figures", "", *_figure_rows(rest, notes)]
+    return out
+
+
+def _timeline(doc: Document) -> list[str]:
+    events = doc.corpus.timeline
+    if not events:
+        return ["## Timeline", "", "_No dated events verified._", ""]
+    out = ["## Timeline", "", "```mermaid", "timeline"]
+    out += [f"    {e.date} : {_mermaid(e.event)}" for e in events]
+    out += ["```", ""]
+    out += [f"- **{e.date}** — {_md(e.event)} ({', '.join(e.sources)})" for e in events]
+    return [*out, ""]
+
+
+def _actors(doc: Document) -> list[str]:
+    out = ["## Actors", "", "| Actor | Also called | Articles |", "| --- | --- | --- |"]
+    for group in doc.corpus.actors:
+        articles = ", ".join(sorted({m.split(".")[0] for m in group.members}))
+        out.append(f"| {_md(group.name)} | {_md(', '.join(group.aliases)) or '—'} | {articles} |")
+    return [*out, ""]
+
+
+def _quoted(p: DocPosition) -> str:
+    return f"{_md(p.stance)} “{_md(p.quote)}”" if p.quote else _md(p.stance)
+
+
+def _positions(doc: Document, notes: _Footnotes) -> list[str]:
+    out = ["## Positions", "", "| Actor | Issue | Stance | Source |", "| --- | --- | --- | --- |"]
+    for a in doc.articles:
+        out += [
+            f"| {_md(p.actor)} | {_md(p.issue)} | {_quoted(p)} | "
+            f"{_where(p.citations)} {notes.ref(p.citations)} |"
+            for p in a.positions
+        ]
+    return [*out, ""]
+
+
+def _disputes(doc: Document, notes: _Footnotes) -> list[str]:
+    positions = {p.id: p for a in doc.articles for p in a.positions}
+    out = ["## Open disputes", ""]
+    for dispute in doc.corpus.disputes:
+        out += [f"### {_md(dispute.topic)}", ""]
+        for side in dispute.sides:
+            out.append(f"- **{_md(side.label)}**")
+            for pid in side.positions:
+                p = positions[pid]
+                out.append(
+                    f"  - {_md(p.actor)}: {_quoted(p)} "
+                    f"({_where(p.citations)}) {notes.ref(p.citations)}"
+                )
+        if dispute.settle:
+            out.append(f"- _What would settle it:_ {_md(dispute.settle)}")
+        out.append("")
+    if not doc.corpus.disputes:
+        out += ["_No open disputes verified._", ""]
+    return out
+
+
+def _articles(doc: Document, notes: _Footnotes) -> list[str]:
+    out = ["## Per-article notes", ""]
+    for a in doc.articles:
+        date = a.published.date or "date unknown"
+        if a.published.date and a.published.inferred:
+            date += f" (inferred: {_md(a.published.basis)})"
+        out += [f"### {a.id}: {_md(a.title)}", "", f"`{a.file}` · {date}", ""]
+        if a.summary:
+            out += [_md(a.summary), ""]
+        for d in a.disputes:
+            sides = "; ".join(
+                f"{_md(s.actor)}: {_md(s.claim)} {notes.ref(s.citations)}" for s in d.sides
+            )
+            out.append(f"- Disputed — {_md(d.topic)}: {sides}")
+        if a.disputes:
+            out.append("")
+    return out
+
+
+def _mermaid(text: str) -> str:
+    # ':' separates events and '#' starts an entity in Mermaid timelines.
+    return re.sub(r"[:#;]", ",", _md(text))

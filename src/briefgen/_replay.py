@@ -1,0 +1,129 @@
+"""Recording and replaying model traffic with vcrpy (`--record`, `--replay`, the test suite).
+
+Requests match on a fingerprint of what was asked — the model and the messages — so
+concurrent calls replay in any order, and nothing volatile (headers, request ids, the
+pydantic version inside a re-ask message) decides whether a recording still fits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import vcr
+import vcr.errors
+
+from briefgen._errors import InputError
+
+# Request and response headers that identify an account or a session.
+SECRET_HEADERS = (
+    "authorization",
+    "api-key",
+    "x-api-key",
+    "cookie",
+    "openai-organization",
+    "openai-project",
+)
+_RESPONSE_SECRETS = {
+    "set-cookie",
+    "openai-organization",
+    "openai-project",
+    "x-request-id",
+    "cf-ray",
+    "openai-processing-ms",
+}
+_PYDANTIC_URL = re.compile(r"\s*For further information visit https://errors\.pydantic\.dev/\S+")
+_VERSIONED_URL = re.compile(r"https://errors\.pydantic\.dev/[\d.]+/")
+
+
+def fingerprint(body: bytes | str | None) -> str:
+    """A stable hash of what a chat-completion request asks: model and messages."""
+    if body is None:
+        return "empty"
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return hashlib.sha256(body if isinstance(body, bytes) else body.encode()).hexdigest()
+    if not isinstance(data, dict):
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+    asked = {"model": data.get("model"), "messages": _stable(data.get("messages"))}
+    return hashlib.sha256(json.dumps(asked, sort_keys=True).encode()).hexdigest()
+
+
+def _stable(value: Any) -> Any:
+    """`value` without the text that varies between library versions or runs."""
+    if isinstance(value, str):
+        return _VERSIONED_URL.sub("https://errors.pydantic.dev/", _PYDANTIC_URL.sub("", value))
+    if isinstance(value, list):
+        return [_stable(v) for v in value]
+    if isinstance(value, dict):
+        # Tool-call ids are minted per run by the endpoint; they say nothing about the ask.
+        return {k: _stable(v) for k, v in value.items() if k not in {"id", "tool_call_id"}}
+    return value
+
+
+def _match_fingerprint(r1: Any, r2: Any) -> None:
+    if fingerprint(r1.body) != fingerprint(r2.body):
+        raise AssertionError("the requests ask different things")
+
+
+def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
+    headers = response.get("headers") or {}
+    for name in list(headers):
+        if name.lower() in _RESPONSE_SECRETS:
+            del headers[name]
+    return response
+
+
+def vcr_config() -> dict[str, Any]:
+    """Options shared by the CLI and the tests (record mode is set by the caller)."""
+    return {
+        "match_on": ["method", "path", "fingerprint"],
+        "filter_headers": list(SECRET_HEADERS),
+        "before_record_response": _scrub_response,
+        "decode_compressed_response": True,
+    }
+
+
+def make_vcr() -> vcr.VCR:
+    recorder = vcr.VCR(**vcr_config())
+    recorder.register_matcher("fingerprint", _match_fingerprint)
+    return recorder
+
+
+@contextmanager
+def replaying(path: Path) -> Iterator[None]:
+    """Serve every model call from the recording at `path`; nothing goes to the network."""
+    if not path.is_file():
+        raise InputError(f"recording {path} does not exist; give a cassette from --record.")
+    with make_vcr().use_cassette(str(path), record_mode="none", allow_playback_repeats=True):
+        yield
+
+
+@contextmanager
+def recording(path: Path) -> Iterator[None]:
+    """Record every model call of this run to `path`, replacing what it held."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        path.unlink()
+    with make_vcr().use_cassette(str(path), record_mode="all"):
+        yield
+
+
+def recorded_model(path: Path) -> str | None:
+    """The model a recording was made with, so a replay asks for the same one."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        body = data["interactions"][0]["request"]["body"]
+        body = body.get("string") if isinstance(body, dict) else body
+        model = json.loads(str(body)).get("model")
+    except (OSError, yaml.YAMLError, KeyError, IndexError, TypeError, ValueError) as err:
+        raise InputError(f"{path} is not a briefgen recording ({type(err).__name__}).") from err
+    return model if isinstance(model, str) else None

@@ -1,0 +1,342 @@
+"""The shapes the model must answer in, and the validators that ground them in the articles.
+
+Field descriptions are prompt text: the model reads them in the JSON Schema it is given.
+Every validator reads the article (or the index of verified items) from the validation
+context, so a model answer is checked against what was actually sent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+
+from briefgen._grounding import (
+    find_numbers_raw,
+    find_quantities,
+    mentions,
+    parse_quantity,
+    supports_quote,
+    supports_value,
+)
+
+if TYPE_CHECKING:
+    from briefgen._corpus import Article
+
+_ISO_DATE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
+
+SentenceIds = Annotated[
+    list[int],
+    Field(
+        min_length=1,
+        description="Ids of the sentences this item rests on: [S4] is 4. Cite every sentence "
+        "the item needs, and only those.",
+    ),
+]
+IsoDate = Annotated[
+    str,
+    Field(
+        description="An ISO date at the precision the text supports: 2024, 2024-11 or 2024-11-07."
+    ),
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _article(info: ValidationInfo) -> Article | None:
+    context = info.context or {}
+    return context.get("article") if isinstance(context, dict) else None
+
+
+def _cited(article: Article, ids: Sequence[int]) -> list[str]:
+    """The cited sentences; ValueError naming any id the article does not have."""
+    missing = [i for i in ids if not 1 <= i <= len(article.sentences)]
+    if missing:
+        shown = ", ".join(f"S{i}" for i in missing)
+        raise ValueError(
+            f"cites {shown}, but the article has sentences S1 to S{len(article.sentences)} only"
+        )
+    return [article.sentence(i) for i in ids]
+
+
+def _check_date(value: str | None, what: str) -> None:
+    if value is not None and not _ISO_DATE.match(value):
+        raise ValueError(f"{what} {value!r} is not an ISO date such as 2024, 2024-11 or 2024-11-07")
+
+
+def unsupported_numbers(text: str, sources: Iterable[str]) -> list[str]:
+    """Numbers written in `text` that none of `sources` states."""
+    stated = {q for source in sources for q in find_quantities(source)}
+    return [raw for raw in find_numbers_raw(text) if not set(find_quantities(raw)) & stated]
+
+
+# --- one article ---------------------------------------------------------------------------
+
+
+class Actor(_Model):
+    """A person, body or group that acts or speaks in the article."""
+
+    name: str = Field(description="The fullest name the article gives, spelled as it spells it.")
+    kind: Literal["person", "government", "organisation", "group", "media", "other"]
+    role: str = Field(description="Who they are in this story, in a few words.")
+    aliases: list[str] = Field(
+        default_factory=list,
+        description="Other names the article itself uses for them (e.g. an acronym).",
+    )
+    sentences: SentenceIds
+
+    @model_validator(mode="after")
+    def _grounded(self, info: ValidationInfo) -> Actor:
+        article = _article(info)
+        if article is None:
+            return self
+        cited = _cited(article, self.sentences)
+        names = [self.name, *self.aliases]
+        if not mentions(" ".join(cited), [self.name]) and not mentions(" ".join(cited), names):
+            raise ValueError(f"actor {self.name!r} is not named in the sentences it cites")
+        absent = [a for a in self.aliases if not mentions(" ".join(article.sentences), [a])]
+        if absent:
+            raise ValueError(f"aliases {absent} of {self.name!r} do not occur in the article")
+        return self
+
+
+class Figure(_Model):
+    """A number the article states, with what it measures."""
+
+    value: str = Field(
+        description="The number exactly as the sentence writes it, without qualifier or unit "
+        "words: '907,391', '2.8 million', '84%'."
+    )
+    qualifier: str | None = Field(
+        default=None,
+        description="Hedge the text puts on the number, if any: 'more than', 'nearly', "
+        "'at least', 'around', 'over'.",
+    )
+    measures: str = Field(description="What is counted, precisely: who, what, where, since when.")
+    unit: str = Field(description="What one unit is: 'people', 'percent of respondents', ...")
+    as_of: IsoDate | None = Field(
+        default=None, description="When the number holds, if the text says or implies it."
+    )
+    sentences: SentenceIds
+
+    @model_validator(mode="after")
+    def _grounded(self, info: ValidationInfo) -> Figure:
+        _check_date(self.as_of, "as_of")
+        if parse_quantity(self.value) is None:
+            raise ValueError(f"value {self.value!r} is not a single number as written")
+        article = _article(info)
+        if article is None:
+            return self
+        cited = _cited(article, self.sentences)
+        if not supports_value(self.value, cited):
+            where = ", ".join(f"S{i}" for i in self.sentences)
+            raise ValueError(f"value {self.value!r} does not occur in its cited sentences {where}")
+        return self
+
+
+class Position(_Model):
+    """Where an actor stands on an issue."""
+
+    actor: str = Field(description="The actor's name, as in `actors`.")
+    issue: str = Field(description="The question they take a side on, neutrally worded.")
+    stance: str = Field(description="Their stance, in a short neutral sentence.")
+    quote: str | None = Field(
+        default=None,
+        description="Their own words, copied verbatim from a cited sentence, if quoted.",
+    )
+    sentences: SentenceIds
+
+    @model_validator(mode="after")
+    def _grounded(self, info: ValidationInfo) -> Position:
+        article = _article(info)
+        if article is None:
+            return self
+        cited = _cited(article, self.sentences)
+        if self.quote is not None and not supports_quote(self.quote, cited):
+            raise ValueError(
+                f"quote {self.quote!r} is not verbatim in its cited sentences; copy it exactly"
+            )
+        return self
+
+
+class DisputeSide(_Model):
+    """One side of a dispute."""
+
+    actor: str = Field(description="Who holds this side, as named in `actors`.")
+    claim: str = Field(description="What they claim, in a short neutral sentence.")
+    sentences: SentenceIds
+
+    @model_validator(mode="after")
+    def _grounded(self, info: ValidationInfo) -> DisputeSide:
+        article = _article(info)
+        if article is not None:
+            _cited(article, self.sentences)
+        return self
+
+
+class Dispute(_Model):
+    """A disagreement the article reports that is not settled."""
+
+    topic: str = Field(description="What is disputed, neutrally worded.")
+    sides: list[DisputeSide] = Field(min_length=2)
+
+
+class Published(_Model):
+    """When the article was published."""
+
+    date: IsoDate | None = Field(description="Publication date, or null if nothing suggests it.")
+    inferred: bool = Field(description="True unless the article states its own publication date.")
+    basis: str = Field(
+        description="What the date rests on, e.g. 'latest event dated in the text is 2024-10'."
+    )
+
+    @model_validator(mode="after")
+    def _valid(self) -> Published:
+        _check_date(self.date, "date")
+        return self
+
+
+class ArticleBrief(_Model):
+    """What one article says, every item citing its sentences."""
+
+    title: str = Field(description="The headline, or a short neutral title if there is none.")
+    published: Published
+    summary: str = Field(
+        description="Two or three neutral sentences. Any number in it must be written as the "
+        "article writes it."
+    )
+    actors: list[Actor]
+    figures: list[Figure] = Field(description="Every number worth reporting, one per item.")
+    positions: list[Position]
+    disputes: list[Dispute]
+
+    @model_validator(mode="after")
+    def _grounded(self, info: ValidationInfo) -> ArticleBrief:
+        article = _article(info)
+        if article is None:
+            return self
+        problems = [*summary_problems(self, article), *reference_problems(self, article)]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def summary_problems(brief: ArticleBrief, article: Article) -> list[str]:
+    """Numbers in the summary or title that the article does not state."""
+    stray = unsupported_numbers(f"{brief.title}\n{brief.summary}", article.sentences)
+    return [f"the summary states {n!r}, which the article does not" for n in stray]
+
+
+def known_names(brief: ArticleBrief) -> list[str]:
+    """Every name and alias the brief declares for its actors."""
+    return [name for actor in brief.actors for name in (actor.name, *actor.aliases)]
+
+
+def actor_known(name: str, brief: ArticleBrief, article: Article) -> bool:
+    """Whether `name` is a declared actor or occurs in the article text."""
+    folded = name.strip().casefold()
+    return folded in {n.casefold() for n in known_names(brief)} or mentions(
+        " ".join(article.sentences), [name]
+    )
+
+
+def reference_problems(brief: ArticleBrief, article: Article) -> list[str]:
+    """Positions and dispute sides held by actors the article never names."""
+    problems = [
+        f"position {i} is held by {p.actor!r}, who is not named in the article or in actors"
+        for i, p in enumerate(brief.positions, start=1)
+        if not actor_known(p.actor, brief, article)
+    ]
+    for i, dispute in enumerate(brief.disputes, start=1):
+        problems += [
+            f"dispute {i} has a side held by {s.actor!r}, who is not named in the article"
+            for s in dispute.sides
+            if not actor_known(s.actor, brief, article)
+        ]
+    return problems
+
+
+# --- the corpus -----------------------------------------------------------------------------
+
+ItemId = Annotated[str, Field(description="An item id from the briefs, such as 001.F2.")]
+
+
+class ActorGroup(_Model):
+    """One real actor, named differently across articles."""
+
+    name: str = Field(description="The name to show: one of the members' names.")
+    members: list[ItemId] = Field(
+        min_length=1, description="Actor ids (xxx.An) that are this actor."
+    )
+
+
+class FigureGroup(_Model):
+    """Figures that measure the same thing."""
+
+    metric: str = Field(description="What all members measure, stated so definitions are clear.")
+    relation: Literal["consistent", "conflicting", "timeline", "internal_discrepancy"] = Field(
+        description="consistent: same value; conflicting: same thing and period, different "
+        "values; timeline: the same measure at different dates; internal_discrepancy: one "
+        "article gives different values for the same thing."
+    )
+    members: list[ItemId] = Field(min_length=2, description="Figure ids (xxx.Fn).")
+    note: str = Field(
+        default="", description="What differs in definition or period, with no new numbers."
+    )
+
+
+class CorpusSide(_Model):
+    """One side of a dispute across the corpus."""
+
+    label: str = Field(description="Who holds it and what they hold, in a few words.")
+    positions: list[ItemId] = Field(min_length=1, description="Position ids (xxx.Pn).")
+
+
+class CorpusDispute(_Model):
+    """A disagreement across the corpus."""
+
+    topic: str
+    sides: list[CorpusSide] = Field(min_length=2)
+    settle: str | None = Field(
+        default=None, description="What would settle it, only where the articles say."
+    )
+
+
+class TimelineEvent(_Model):
+    """A dated event."""
+
+    date: IsoDate
+    event: str = Field(description="What happened, in a short sentence with no new numbers.")
+    sources: list[ItemId] = Field(
+        min_length=1,
+        description="Ids that date it: a figure (xxx.Fn), a position (xxx.Pn), or a sentence "
+        "(xxx.S4) that states the date.",
+    )
+
+
+class CorpusBrief(_Model):
+    """The brief across all articles, answering in item ids only."""
+
+    overview: str = Field(
+        description="Three to five neutral sentences on the story as a whole. Numbers only as "
+        "the articles write them."
+    )
+    actors: list[ActorGroup]
+    figure_groups: list[FigureGroup]
+    disputes: list[CorpusDispute]
+    timeline: list[TimelineEvent]
+
+    @model_validator(mode="after")
+    def _grounded(self, info: ValidationInfo) -> CorpusBrief:
+        context = info.context if isinstance(info.context, dict) else {}
+        check = context.get("check_corpus")
+        if check is None:
+            return self
+        problems: list[str] = check(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self

@@ -1,0 +1,340 @@
+"""Verified results: item ids, the checks on the corpus answer, and dropping what fails.
+
+After instructor's re-asks run out, an answer is not thrown away whole: each item is
+validated on its own and only the items that still fail are dropped, with the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from briefgen._corpus import Article
+from briefgen._grounding import find_quantities, parse_quantity
+from briefgen._schema import (
+    Actor,
+    ActorGroup,
+    ArticleBrief,
+    CorpusBrief,
+    CorpusDispute,
+    Dispute,
+    Figure,
+    FigureGroup,
+    Position,
+    Published,
+    TimelineEvent,
+    actor_known,
+    summary_problems,
+    unsupported_numbers,
+)
+
+_KIND_LETTER = {"actors": "A", "figures": "F", "positions": "P", "disputes": "D"}
+_ID = re.compile(r"^(?P<article>[A-Za-z0-9-]+)\.(?P<kind>[AFPDS])(?P<number>[1-9]\d*)$")
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """An item that failed verification after every re-ask, and why."""
+
+    where: str  # "001.figures[3]" or "corpus.figure_groups[2]"
+    reason: str
+    item: Any = None
+
+
+@dataclass
+class ArticleResult:
+    """One article's verified brief; items are addressed as `{article.id}.F2` and so on."""
+
+    article: Article
+    brief: ArticleBrief
+    dropped: list[Dropped] = field(default_factory=list)
+
+    def item_id(self, kind: str, number: int) -> str:
+        return f"{self.article.id}.{_KIND_LETTER[kind]}{number}"
+
+
+@dataclass
+class CorpusResult:
+    """The verified corpus brief with everything it rests on."""
+
+    brief: CorpusBrief
+    articles: list[ArticleResult]
+    dropped: list[Dropped] = field(default_factory=list)
+
+    def all_dropped(self) -> list[Dropped]:
+        return [d for r in self.articles for d in r.dropped] + self.dropped
+
+    def verified_count(self) -> int:
+        per_article = sum(
+            len(r.brief.actors)
+            + len(r.brief.figures)
+            + len(r.brief.positions)
+            + len(r.brief.disputes)
+            for r in self.articles
+        )
+        corpus = self.brief
+        parts: list[Sequence[object]] = [
+            corpus.actors,
+            corpus.figure_groups,
+            corpus.disputes,
+            corpus.timeline,
+        ]
+        return per_article + sum(len(part) for part in parts)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _first_error(err: ValidationError) -> str:
+    parts = []
+    for e in err.errors(include_url=False):
+        loc = ".".join(str(x) for x in e["loc"])
+        parts.append(f"{loc}: {e['msg']}" if loc else e["msg"])
+    return "; ".join(parts).replace("Value error, ", "")
+
+
+def _keep_valid(
+    raw: Any, model: type[M], where: str, context: dict[str, Any], dropped: list[Dropped]
+) -> list[M]:
+    kept: list[M] = []
+    for i, item in enumerate(raw if isinstance(raw, list) else [], start=1):
+        try:
+            kept.append(model.model_validate(item, context=context))
+        except ValidationError as err:
+            dropped.append(Dropped(f"{where}[{i}]", _first_error(err), item))
+    return kept
+
+
+def salvage_article(raw: dict[str, Any], article: Article) -> ArticleResult:
+    """Keep the items of a still-failing answer that pass on their own; drop the rest."""
+    context = {"article": article}
+    dropped: list[Dropped] = []
+    where = article.id
+    try:
+        published = Published.model_validate(raw.get("published"))
+    except ValidationError as err:
+        dropped.append(Dropped(f"{where}.published", _first_error(err), raw.get("published")))
+        published = Published(date=None, inferred=True, basis="no valid date was given")
+    brief = ArticleBrief.model_construct(
+        title=str(raw.get("title") or article.name),
+        published=published,
+        summary=str(raw.get("summary") or ""),
+        actors=_keep_valid(raw.get("actors"), Actor, f"{where}.actors", context, dropped),
+        figures=_keep_valid(raw.get("figures"), Figure, f"{where}.figures", context, dropped),
+        positions=_keep_valid(
+            raw.get("positions"), Position, f"{where}.positions", context, dropped
+        ),
+        disputes=_keep_valid(raw.get("disputes"), Dispute, f"{where}.disputes", context, dropped),
+    )
+    for problem in summary_problems(brief, article):
+        dropped.append(Dropped(f"{where}.summary", problem, brief.summary))
+        brief.summary = ""
+        brief.title = article.name
+        break
+    kept_positions = []
+    for i, p in enumerate(brief.positions, start=1):
+        if actor_known(p.actor, brief, article):
+            kept_positions.append(p)
+        else:
+            dropped.append(Dropped(f"{where}.positions[{i}]", f"{p.actor!r} is not named", p))
+    brief.positions = kept_positions
+    kept_disputes = []
+    for i, d in enumerate(brief.disputes, start=1):
+        strangers = [s.actor for s in d.sides if not actor_known(s.actor, brief, article)]
+        if strangers:
+            dropped.append(Dropped(f"{where}.disputes[{i}]", f"{strangers} not named", d))
+        else:
+            kept_disputes.append(d)
+    brief.disputes = kept_disputes
+    # Re-validate the whole: salvage must never produce something the strict path rejects.
+    checked = ArticleBrief.model_validate(brief.model_dump(), context=context)
+    return ArticleResult(article=article, brief=checked, dropped=dropped)
+
+
+# --- the index of verified items ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What an item id points at."""
+
+    id: str
+    kind: str  # A, F, P, D or S
+    result: ArticleResult
+    item: Any  # the model item, or the sentence text for S
+
+
+class ItemIndex:
+    """Every verified item by id, for the corpus step's prompt and its validators."""
+
+    def __init__(self, results: Sequence[ArticleResult]) -> None:
+        self.results = {r.article.id: r for r in results}
+
+    def resolve(self, item_id: str) -> Resolved | None:
+        match = _ID.match(item_id.strip())
+        if not match or match["article"] not in self.results:
+            return None
+        result = self.results[match["article"]]
+        number, kind = int(match["number"]), match["kind"]
+        if kind == "S":
+            sentences = result.article.sentences
+            return (
+                Resolved(item_id, kind, result, sentences[number - 1])
+                if number <= len(sentences)
+                else None
+            )
+        kind_name = {v: k for k, v in _KIND_LETTER.items()}[kind]
+        items: list[Any] = getattr(result.brief, kind_name)
+        if number > len(items):
+            return None
+        return Resolved(item_id, kind, result, items[number - 1])
+
+    def sentences(self) -> list[str]:
+        return [s for r in self.results.values() for s in r.article.sentences]
+
+    def check(self, brief: CorpusBrief) -> list[str]:
+        """Problems with the whole corpus answer, each naming its part."""
+        problems = [f"overview: {p}" for p in self.overview_problems(brief.overview)]
+        for name, items, checker in self._parts(brief):
+            for i, item in enumerate(items, start=1):
+                problems += [f"{name}[{i}]: {p}" for p in checker(item)]
+        return problems
+
+    def _parts(
+        self, brief: CorpusBrief
+    ) -> list[tuple[str, Sequence[Any], Callable[[Any], list[str]]]]:
+        return [
+            ("actors", brief.actors, self.actor_group_problems),
+            ("figure_groups", brief.figure_groups, self.figure_group_problems),
+            ("disputes", brief.disputes, self.dispute_problems),
+            ("timeline", brief.timeline, self.event_problems),
+        ]
+
+    def _members(self, ids: Sequence[str], kind: str) -> tuple[list[Resolved], list[str]]:
+        found, problems = [], []
+        for item_id in ids:
+            resolved = self.resolve(item_id)
+            if resolved is None:
+                problems.append(f"{item_id!r} is not an item id in the briefs")
+            elif resolved.kind != kind:
+                problems.append(f"{item_id!r} is not a {_KIND_NAMES[kind]} id")
+            else:
+                found.append(resolved)
+        return found, problems
+
+    def overview_problems(self, text: str) -> list[str]:
+        return [
+            f"{n!r} is not stated in any article"
+            for n in unsupported_numbers(text, self.sentences())
+        ]
+
+    def actor_group_problems(self, group: ActorGroup) -> list[str]:
+        members, problems = self._members(group.members, "A")
+        names = {n.casefold() for m in members for n in (m.item.name, *m.item.aliases)}
+        if members and group.name.casefold() not in names:
+            problems.append(f"name {group.name!r} is not a name any member goes by")
+        return problems
+
+    def figure_group_problems(self, group: FigureGroup) -> list[str]:
+        members, problems = self._members(group.members, "F")
+        problems += [
+            f"note: {n!r} is not stated in any article"
+            for n in unsupported_numbers(f"{group.metric} {group.note}", self.sentences())
+        ]
+        if problems:
+            return problems
+        values = {parse_quantity(m.item.value) for m in members}
+        if group.relation == "consistent" and len(values) > 1:
+            shown = ", ".join(sorted(str(m.item.value) for m in members))
+            problems.append(f"marked consistent but its values differ ({shown})")
+        if group.relation in {"conflicting", "internal_discrepancy"} and len(values) < 2:
+            problems.append(f"marked {group.relation} but all its values are equal")
+        if (
+            group.relation == "internal_discrepancy"
+            and len({m.result.article.id for m in members}) > 1
+        ):
+            problems.append(
+                "marked internal_discrepancy but its figures come from several articles"
+            )
+        return problems
+
+    def dispute_problems(self, dispute: CorpusDispute) -> list[str]:
+        problems = []
+        for side in dispute.sides:
+            problems += self._members(side.positions, "P")[1]
+        return problems
+
+    def event_problems(self, event: TimelineEvent) -> list[str]:
+        found, problems = [], []
+        for item_id in event.sources:
+            resolved = self.resolve(item_id)
+            if resolved is None:
+                problems.append(f"{item_id!r} is not an item id in the briefs")
+            else:
+                found.append(resolved)
+        problems += [
+            f"{n!r} is not stated in any article"
+            for n in unsupported_numbers(event.event, self.sentences())
+        ]
+        if found and not any(_dates(r, event.date) for r in found):
+            problems.append(f"date {event.date} is not supported by any of its sources")
+        return problems
+
+    def salvage(self, raw: dict[str, Any]) -> tuple[CorpusBrief, list[Dropped]]:
+        """Keep the parts of a still-failing corpus answer that pass on their own."""
+        dropped: list[Dropped] = []
+        parts: dict[str, list[Any]] = {}
+        models: dict[str, type[BaseModel]] = {
+            "actors": ActorGroup,
+            "figure_groups": FigureGroup,
+            "disputes": CorpusDispute,
+            "timeline": TimelineEvent,
+        }
+        checkers = {
+            name: checker
+            for name, _, checker in self._parts(
+                CorpusBrief.model_construct(
+                    overview="", actors=[], figure_groups=[], disputes=[], timeline=[]
+                )
+            )
+        }
+        for name, model in models.items():
+            parts[name] = []
+            for item in _keep_valid(raw.get(name), model, f"corpus.{name}", {}, dropped):
+                problems = checkers[name](item)
+                if problems:
+                    where = f"corpus.{name}[{len(parts[name]) + 1}]"
+                    dropped.append(Dropped(where, "; ".join(problems), item.model_dump()))
+                else:
+                    parts[name].append(item)
+        overview = str(raw.get("overview") or "")
+        if self.overview_problems(overview):
+            dropped.append(Dropped("corpus.overview", "; ".join(self.overview_problems(overview))))
+            overview = ""
+        brief = CorpusBrief(overview=overview, **parts)
+        return brief, dropped
+
+
+_KIND_NAMES = {"A": "actor", "F": "figure", "P": "position", "D": "dispute", "S": "sentence"}
+
+
+def _dates(resolved: Resolved, date: str) -> bool:
+    """Whether `resolved` supports an event on `date` (a year, month or day)."""
+    if resolved.kind == "F" and resolved.item.as_of and resolved.item.as_of.startswith(date):
+        return True
+    published = resolved.result.brief.published.date
+    if published and published.startswith(date):
+        return True
+    texts = (
+        [resolved.item]
+        if resolved.kind == "S"
+        else [resolved.result.article.sentence(i) for i in getattr(resolved.item, "sentences", [])]
+    )
+    year = date[:4]
+    return any(
+        year in text or any(q.value == int(year) for q in find_quantities(text)) for text in texts
+    )

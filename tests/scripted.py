@@ -1,0 +1,179 @@
+"""A scripted, local OpenAI-compatible endpoint: hand-written answers, served on loopback.
+
+No hosted model is reachable from briefgen's machines, so recordings are made against this
+server. Its answers are written by hand from the articles (see `cassettes/script/`); it is
+not a language model and never claims to be one: every response names the model
+`scripted-analyst` and carries the system fingerprint `scripted`.
+
+Which answer is served:
+- the user message names what is asked about: `Article 001 (...)` → `001`, a corpus prompt
+  (`N article briefs follow.`) → `corpus`;
+- the number of re-ask messages in the conversation picks the answer: the first ask gets
+  `answers[0]`, the first re-ask `answers[1]`, and so on (the last answer repeats).
+
+An answer may also be a fault, for tests: `{"_status": 429, "_headers": {...}}` answers with
+that HTTP status, `{"_raw": "..."}` sends those characters as the tool-call arguments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+MODEL = "scripted-analyst"
+_ARTICLE = re.compile(r"^Article (?P<id>[A-Za-z0-9-]+) \(")
+_CORPUS = re.compile(r"^\d+ article briefs follow\.")
+_REASK = "Validation Error found"
+
+
+def load_script(directory: Path) -> dict[str, list[Any]]:
+    """`{key: answers}` from `directory/*.json`, each file holding `{"answers": [...]}`."""
+    return {
+        path.stem: json.loads(path.read_text(encoding="utf-8"))["answers"]
+        for path in sorted(directory.glob("*.json"))
+    }
+
+
+def _key(messages: Sequence[Mapping[str, Any]]) -> str:
+    for message in messages:
+        if message.get("role") != "user":
+            continue
+        content = str(message.get("content") or "")
+        if match := _ARTICLE.match(content):
+            return match["id"]
+        if _CORPUS.match(content):
+            return "corpus"
+    return "unknown"
+
+
+def _clean(answer: Any) -> Any:
+    """The answer without `_note`-style keys, which are for humans reading the script."""
+    if isinstance(answer, dict):
+        return {k: _clean(v) for k, v in answer.items() if not k.startswith("_")}
+    if isinstance(answer, list):
+        return [_clean(v) for v in answer]
+    return answer
+
+
+def _tokens(text: str) -> int:
+    # A scripted endpoint has no tokenizer; four characters a token is the usual estimate.
+    return max(1, len(text) // 4)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        request = json.loads(self.rfile.read(length) or b"{}")
+        self.server.requests.append(request)
+        messages = request.get("messages") or []
+        key = _key(messages)
+        answers = self.server.script.get(key)
+        if not answers:
+            self._send(404, {"error": {"message": f"no scripted answer for {key!r}"}})
+            return
+        reasks = sum(_REASK in str(m.get("content") or "") for m in messages)
+        counter = self.server.counts.setdefault(key, 0)
+        self.server.counts[key] = counter + 1
+        index = reasks if self.server.by_reask else counter
+        answer = answers[min(index, len(answers) - 1)]
+        if isinstance(answer, dict) and "_status" in answer:
+            self._send(
+                answer["_status"],
+                {"error": {"message": "scripted fault"}},
+                answer.get("_headers", {}),
+            )
+            return
+        if isinstance(answer, dict) and "_raw" in answer:
+            arguments = str(answer["_raw"])
+        else:
+            arguments = json.dumps(_clean(answer), ensure_ascii=False)
+        tools = request.get("tools") or [{"function": {"name": "answer"}}]
+        name = tools[0]["function"]["name"]
+        asked = json.dumps(messages, sort_keys=True, ensure_ascii=False)
+        digest = hashlib.sha256(asked.encode()).hexdigest()[:24]
+        self._send(
+            200,
+            {
+                "id": f"chatcmpl-scripted-{digest}",
+                "object": "chat.completion",
+                "created": 0,
+                "model": MODEL,
+                "system_fingerprint": "scripted",
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "tool_calls",
+                        "message": {
+                            "role": "assistant",
+                            "content": None,
+                            "tool_calls": [
+                                {
+                                    "id": f"call_{digest}",
+                                    "type": "function",
+                                    "function": {"name": name, "arguments": arguments},
+                                }
+                            ],
+                        },
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": _tokens(asked),
+                    "completion_tokens": _tokens(arguments),
+                    "total_tokens": _tokens(asked) + _tokens(arguments),
+                },
+            },
+        )
+
+    def _send(self, status: int, body: dict[str, Any], headers: Mapping[str, str] = {}) -> None:
+        data = json.dumps(body, ensure_ascii=False).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, script: dict[str, list[Any]], by_reask: bool) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.script = script
+        self.by_reask = by_reask
+        self.requests: list[dict[str, Any]] = []
+        self.counts: dict[str, int] = {}
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+
+@contextmanager
+def serve(script: dict[str, list[Any]], by_reask: bool = True) -> Iterator[_Server]:
+    """Run the scripted endpoint on a free loopback port for the duration of the block.
+
+    `by_reask=False` serves answers by how often the key was asked instead (for faults that
+    are retried by the HTTP client rather than re-asked).
+    """
+    server = _Server(script, by_reask)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
