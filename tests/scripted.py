@@ -11,8 +11,10 @@ Which answer is served:
 - the number of re-ask messages in the conversation picks the answer: the first ask gets
   `answers[0]`, the first re-ask `answers[1]`, and so on (the last answer repeats).
 
-An answer may also be a fault, for tests: `{"_status": 429, "_headers": {...}}` answers with
-that HTTP status, `{"_raw": "..."}` sends those characters as the tool-call arguments.
+With `by_reask=False`, answers are served by how often the key was asked instead, for faults
+the HTTP client retries rather than re-asks. An answer may also be a fault, for tests:
+`{"_status": 429, "_headers": {...}}` answers with that HTTP status, and `{"_raw": "..."}`
+sends those characters as the tool-call arguments.
 """
 
 from __future__ import annotations
@@ -67,34 +69,33 @@ def _tokens(text: str) -> int:
     return max(1, len(text) // 4)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+class Script:
+    """Scripted answers and what was asked of them; shared by the server and the transport."""
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+    def __init__(self, answers: dict[str, list[Any]], by_reask: bool = True) -> None:
+        self.answers = answers
+        self.by_reask = by_reask
+        self.requests: list[dict[str, Any]] = []
+        self.counts: dict[str, int] = {}
+        self._lock = threading.Lock()
 
-    def do_POST(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        request = json.loads(self.rfile.read(length) or b"{}")
-        self.server.requests.append(request)
-        messages = request.get("messages") or []
-        key = _key(messages)
-        answers = self.server.script.get(key)
-        if not answers:
-            self._send(404, {"error": {"message": f"no scripted answer for {key!r}"}})
-            return
-        reasks = sum(_REASK in str(m.get("content") or "") for m in messages)
-        counter = self.server.counts.setdefault(key, 0)
-        self.server.counts[key] = counter + 1
-        index = reasks if self.server.by_reask else counter
+    def respond(self, request: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
+        """(status, headers, body) for one chat-completion request."""
+        with self._lock:
+            self.requests.append(request)
+            messages = request.get("messages") or []
+            key = _key(messages)
+            answers = self.answers.get(key)
+            if not answers:
+                return 404, {}, {"error": {"message": f"no scripted answer for {key!r}"}}
+            reasks = sum(_REASK in str(m.get("content") or "") for m in messages)
+            count = self.counts.get(key, 0)
+            self.counts[key] = count + 1
+        index = reasks if self.by_reask else count
         answer = answers[min(index, len(answers) - 1)]
         if isinstance(answer, dict) and "_status" in answer:
-            self._send(
-                answer["_status"],
-                {"error": {"message": "scripted fault"}},
-                answer.get("_headers", {}),
-            )
-            return
+            body = {"error": {"message": "scripted fault", "type": "scripted"}}
+            return int(answer["_status"]), dict(answer.get("_headers", {})), body
         if isinstance(answer, dict) and "_raw" in answer:
             arguments = str(answer["_raw"])
         else:
@@ -103,8 +104,14 @@ class _Handler(BaseHTTPRequestHandler):
         name = tools[0]["function"]["name"]
         asked = json.dumps(messages, sort_keys=True, ensure_ascii=False)
         digest = hashlib.sha256(asked.encode()).hexdigest()[:24]
-        self._send(
+        call = {
+            "id": f"call_{digest}",
+            "type": "function",
+            "function": {"name": name, "arguments": arguments},
+        }
+        return (
             200,
+            {},
             {
                 "id": f"chatcmpl-scripted-{digest}",
                 "object": "chat.completion",
@@ -115,17 +122,7 @@ class _Handler(BaseHTTPRequestHandler):
                     {
                         "index": 0,
                         "finish_reason": "tool_calls",
-                        "message": {
-                            "role": "assistant",
-                            "content": None,
-                            "tool_calls": [
-                                {
-                                    "id": f"call_{digest}",
-                                    "type": "function",
-                                    "function": {"name": name, "arguments": arguments},
-                                }
-                            ],
-                        },
+                        "message": {"role": "assistant", "content": None, "tool_calls": [call]},
                     }
                 ],
                 "usage": {
@@ -136,7 +133,26 @@ class _Handler(BaseHTTPRequestHandler):
             },
         )
 
-    def _send(self, status: int, body: dict[str, Any], headers: Mapping[str, str] = {}) -> None:
+    def transport(self) -> Any:
+        """An httpx2 transport that answers in-process: the real openai client, no socket."""
+        import httpx2
+
+        def handle(request: httpx2.Request) -> httpx2.Response:
+            status, headers, body = self.respond(json.loads(request.content or b"{}"))
+            return httpx2.Response(status, headers=headers, json=body)
+
+        return httpx2.MockTransport(handle)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        status, headers, body = self.server.script.respond(json.loads(self.rfile.read(length)))
         data = json.dumps(body, ensure_ascii=False).encode()
         self.send_response(status)
         self.send_header("content-type", "application/json")
@@ -150,12 +166,9 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, script: dict[str, list[Any]], by_reask: bool) -> None:
+    def __init__(self, script: Script) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.script = script
-        self.by_reask = by_reask
-        self.requests: list[dict[str, Any]] = []
-        self.counts: dict[str, int] = {}
 
     @property
     def base_url(self) -> str:
@@ -163,13 +176,9 @@ class _Server(ThreadingHTTPServer):
 
 
 @contextmanager
-def serve(script: dict[str, list[Any]], by_reask: bool = True) -> Iterator[_Server]:
-    """Run the scripted endpoint on a free loopback port for the duration of the block.
-
-    `by_reask=False` serves answers by how often the key was asked instead (for faults that
-    are retried by the HTTP client rather than re-asked).
-    """
-    server = _Server(script, by_reask)
+def serve(script: Script) -> Iterator[_Server]:
+    """Run the scripted endpoint on a free loopback port for the duration of the block."""
+    server = _Server(script)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

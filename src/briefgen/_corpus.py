@@ -25,13 +25,15 @@ _PAYWALL = re.compile(
 _WIDGET = re.compile(
     r"\b(whatsapp|telegram|facebook|twitter|instagram|youtube|linkedin|short ?url|"
     r"share (this|on)|follow us|file photos?|photo credit|newsletter|read more|also read|"
-    r"related (articles?|stories)|advertisement|click here)\b",
+    r"related (articles?|stories)|advertisement|click here)\b"
+    r"|\b(photo|image|picture|credit)s?\s*(:|by\b)",
     re.IGNORECASE,
 )
 # "OPINION | Inhumane decision ..." — a section label and a pipe: a teaser for another page.
 _TEASER = re.compile(r"^[A-Z][A-Z &'-]{2,30}\s*\|\s+\S")
-# Unrendered template placeholders such as {{data.cm.views}} mean the line is page code.
-_PLACEHOLDER = re.compile(r"\{\{.*?\}\}|\{%.*?%\}")
+# An unrendered data binding such as {{data.cm.views}} means the line is page code. Braces
+# in prose ("the banner read {{ justice }}") are article text and reach the model as is.
+_PLACEHOLDER = re.compile(r"\{\{\s*[A-Za-z_]\w*(\.\w+)+\s*\}\}")
 _TERMINAL = re.compile(r"[.!?:;][\"'”’)\]]*$|[”\"]$")
 _BULLET = re.compile(r"^\s*[•·*\-–—]\s+")
 # "(AFP/File)", "(Reuters)": a photo or agency credit left standing as its own sentence.

@@ -32,6 +32,7 @@ from briefgen._schema import (
     unsupported_numbers,
 )
 
+_UNTITLED = "Untitled article"
 _KIND_LETTER = {"actors": "A", "figures": "F", "positions": "P", "disputes": "D"}
 _ID = re.compile(r"^(?P<article>[A-Za-z0-9-]+)\.(?P<kind>[AFPDS])(?P<number>[1-9]\d*)$")
 
@@ -120,7 +121,7 @@ def salvage_article(raw: dict[str, Any], article: Article) -> ArticleResult:
         dropped.append(Dropped(f"{where}.published", _first_error(err), raw.get("published")))
         published = Published(date=None, inferred=True, basis="no valid date was given")
     brief = ArticleBrief.model_construct(
-        title=str(raw.get("title") or article.name),
+        title=str(raw.get("title") or _UNTITLED),
         published=published,
         summary=str(raw.get("summary") or ""),
         actors=_keep_valid(raw.get("actors"), Actor, f"{where}.actors", context, dropped),
@@ -130,11 +131,12 @@ def salvage_article(raw: dict[str, Any], article: Article) -> ArticleResult:
         ),
         disputes=_keep_valid(raw.get("disputes"), Dispute, f"{where}.disputes", context, dropped),
     )
-    for problem in summary_problems(brief, article):
-        dropped.append(Dropped(f"{where}.summary", problem, brief.summary))
+    problems = summary_problems(brief, article)
+    if problems:
+        dropped.append(Dropped(f"{where}.summary", "; ".join(problems), brief.summary))
         brief.summary = ""
-        brief.title = article.name
-        break
+        if summary_problems(brief, article):  # the stray number was in the title
+            brief.title = _UNTITLED
     kept_positions = []
     for i, p in enumerate(brief.positions, start=1):
         if actor_known(p.actor, brief, article):

@@ -18,12 +18,12 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE.parent))
 
-from scripted import MODEL, load_script, serve  # noqa: E402
+from scripted import MODEL, Script, load_script, serve  # noqa: E402
 
 
 def main() -> int:
     script = load_script(HERE / "script" / "seeds")
-    with serve(script) as server:
+    with serve(Script(script)) as server:
         env = {**os.environ, "OPENAI_API_KEY": "sk-scripted-dummy"}
         command = [
             sys.executable,
