@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from briefgen._replay import make_vcr, vcr_config as briefgen_vcr_config
+from briefgen._replay import make_vcr
+from briefgen._replay import vcr_config as briefgen_vcr_config
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent

@@ -8,15 +8,23 @@ import pytest
 
 from briefgen._corpus import article_id, clean_lines, find_files, load, split_sentences
 from briefgen._errors import InputError
-
 from conftest import SEEDS
 
 
 def test_seed_furniture_is_removed_before_the_model_sees_it() -> None:
     text = "\n".join(s for a in load([SEEDS]) for s in a.sentences)
-    for junk in ("{{", "premium article", "reached your limit", "WhatsApp Channel",
-                 "Short Url", "File Photos", "OPINION |", "EDITORIAL |", "(AFP/File)",
-                 "Home Neighbours"):  # fmt: skip
+    for junk in (
+        "{{",
+        "premium article",
+        "reached your limit",
+        "WhatsApp Channel",
+        "Short Url",
+        "File Photos",
+        "OPINION |",
+        "EDITORIAL |",
+        "(AFP/File)",
+        "Home Neighbours",
+    ):
         assert junk not in text
 
 
@@ -30,19 +38,21 @@ def test_seed_article_text_is_kept() -> None:
 
 
 def test_cleaning_rules_generalise_beyond_the_seed_lines() -> None:
-    raw = "\n".join([
-        "Home World Europe Floods Hit Valencia Again",
-        "Floods Hit Valencia Again",
-        "SPORTS | Valencia wins the cup",
-        "Follow us on Telegram",
-        "Photo: Reuters",
-        "Rescue teams reached 1,200 people on Tuesday, officials said.",
-        "Subscribe now to continue reading this story.",
-        "Map of the area",
-        "Map of the area",
-        "You have {{user.count}} articles left",
-        "The mayor said more rain was expected.",
-    ])  # fmt: skip
+    raw = "\n".join(
+        [
+            "Home World Europe Floods Hit Valencia Again",
+            "Floods Hit Valencia Again",
+            "SPORTS | Valencia wins the cup",
+            "Follow us on Telegram",
+            "Photo: Reuters",
+            "Rescue teams reached 1,200 people on Tuesday, officials said.",
+            "Subscribe now to continue reading this story.",
+            "Map of the area",
+            "Map of the area",
+            "You have {{user.count}} articles left",
+            "The mayor said more rain was expected.",
+        ]
+    )
     assert clean_lines(raw) == [
         "Floods Hit Valencia Again",
         "Rescue teams reached 1,200 people on Tuesday, officials said.",

@@ -16,10 +16,14 @@ from briefgen._grounding import (
     supports_value,
 )
 
-S1 = ("ISLAMABAD: Pakistan’s State Minister for Interior, Talal Chaudhry, said on Friday "
-      "907,391 Afghans had been deported since the government launched an expulsion drive.")  # fmt: skip
-S7 = ("“Pakistan has sent back 907,351 people in a dignified manner to Afghanistan as of "
-      "today, this includes both the first and second phases,” Chaudhry told reporters.")  # fmt: skip
+S1 = (
+    "ISLAMABAD: Pakistan’s State Minister for Interior, Talal Chaudhry, said on Friday "
+    "907,391 Afghans had been deported since the government launched an expulsion drive."
+)
+S7 = (
+    "“Pakistan has sent back 907,351 people in a dignified manner to Afghanistan as of "
+    "today, this includes both the first and second phases,” Chaudhry told reporters."
+)
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,6 @@ from briefgen._errors import ModelError
 from briefgen._llm import Settings
 from briefgen._pipeline import Pipeline, Run
 from briefgen._replay import recording
-
 from conftest import DUMMY_KEY
 from scripted import Script
 
@@ -34,16 +33,35 @@ GOOD = {
     "title": "Families moved after floods",
     "published": {"date": None, "inferred": True, "basis": "no date in the text"},
     "summary": "Officials moved families; the mayor promised to rebuild.",
-    "actors": [{"name": "Ana Ruiz", "kind": "person", "role": "mayor", "aliases": [],
-                "sentences": [3]}],
-    "figures": [{"value": "1,200", "measures": "families moved on Tuesday", "unit": "families",
-                 "sentences": [1]}],
-    "positions": [{"actor": "Ana Ruiz", "issue": "rebuilding", "stance": "will rebuild",
-                   "quote": "We will rebuild every home", "sentences": [3]}],
+    "actors": [
+        {"name": "Ana Ruiz", "kind": "person", "role": "mayor", "aliases": [], "sentences": [3]}
+    ],
+    "figures": [
+        {
+            "value": "1,200",
+            "measures": "families moved on Tuesday",
+            "unit": "families",
+            "sentences": [1],
+        }
+    ],
+    "positions": [
+        {
+            "actor": "Ana Ruiz",
+            "issue": "rebuilding",
+            "stance": "will rebuild",
+            "quote": "We will rebuild every home",
+            "sentences": [3],
+        }
+    ],
     "disputes": [],
-}  # fmt: skip
-CORPUS = {"overview": "Families were moved.", "actors": [{"name": "Ana Ruiz",
-          "members": ["001.A1"]}], "figure_groups": [], "disputes": [], "timeline": []}  # fmt: skip
+}
+CORPUS = {
+    "overview": "Families were moved.",
+    "actors": [{"name": "Ana Ruiz", "members": ["001.A1"]}],
+    "figure_groups": [],
+    "disputes": [],
+    "timeline": [],
+}
 
 
 def wrong(**changes: Any) -> dict[str, Any]:
@@ -85,9 +103,11 @@ def test_an_answer_that_fails_validation_is_re_asked_with_the_errors(articles) -
 def test_items_still_wrong_after_re_asks_are_dropped_one_by_one(articles) -> None:  # type: ignore[no-untyped-def]
     bad = wrong(
         positions=[{**GOOD["positions"][0], "quote": "We shall rebuild all the houses"}],
-        figures=[*GOOD["figures"], {"value": "5,000", "measures": "x", "unit": "homes",
-                                    "sentences": [1]}],
-    )  # fmt: skip
+        figures=[
+            *GOOD["figures"],
+            {"value": "5,000", "measures": "x", "unit": "homes", "sentences": [1]},
+        ],
+    )
     script = Script({"001": [bad], "corpus": [CORPUS]})
     result = run(articles, script, reasks=1)
     brief = result.result.articles[0].brief
@@ -148,8 +168,12 @@ def test_secrets_reach_no_cassette_cache_or_log(
 
     caplog.set_level(logging.DEBUG)
     cassette = tmp_path / "run.yaml"
-    script = Script({"001": [wrong(figures=[{**GOOD["figures"][0], "sentences": [2]}]), GOOD],
-                     "corpus": [CORPUS]})  # fmt: skip
+    script = Script(
+        {
+            "001": [wrong(figures=[{**GOOD["figures"][0], "sentences": [2]}]), GOOD],
+            "corpus": [CORPUS],
+        }
+    )
 
     def with_cookie(request: httpx2.Request) -> httpx2.Response:
         status, headers, body = script.respond(json.loads(request.content))

@@ -10,7 +10,6 @@ from pydantic import ValidationError
 from briefgen._corpus import Article, load
 from briefgen._schema import ArticleBrief, CorpusBrief, Figure, Position
 from briefgen._verify import ArticleResult, ItemIndex
-
 from conftest import SEEDS
 
 
@@ -24,19 +23,40 @@ def brief(**changes: Any) -> dict[str, Any]:
         "title": "Pakistan says 907,391 Afghans deported",
         "published": {"date": "2025", "inferred": True, "basis": "second phase this year"},
         "summary": "A minister gave a deportation count.",
-        "actors": [{"name": "Talal Chaudhry", "kind": "person", "role": "State Minister",
-                    "aliases": ["Chaudhry"], "sentences": [1]}],
-        "figures": [
-            {"value": "907,391", "measures": "Afghans deported", "unit": "people",
-             "sentences": [1]},
-            {"value": "907,351", "measures": "people sent back", "unit": "people",
-             "sentences": [7]},
+        "actors": [
+            {
+                "name": "Talal Chaudhry",
+                "kind": "person",
+                "role": "State Minister",
+                "aliases": ["Chaudhry"],
+                "sentences": [1],
+            }
         ],
-        "positions": [{"actor": "Chaudhry", "issue": "conduct of returns", "stance": "dignified",
-                       "quote": "Pakistan has sent back 907,351 people in a dignified manner",
-                       "sentences": [7]}],
+        "figures": [
+            {
+                "value": "907,391",
+                "measures": "Afghans deported",
+                "unit": "people",
+                "sentences": [1],
+            },
+            {
+                "value": "907,351",
+                "measures": "people sent back",
+                "unit": "people",
+                "sentences": [7],
+            },
+        ],
+        "positions": [
+            {
+                "actor": "Chaudhry",
+                "issue": "conduct of returns",
+                "stance": "dignified",
+                "quote": "Pakistan has sent back 907,351 people in a dignified manner",
+                "sentences": [7],
+            }
+        ],
         "disputes": [],
-    }  # fmt: skip
+    }
     base.update(changes)
     return base
 
@@ -67,15 +87,23 @@ def test_a_figure_must_cite_something(article: Article) -> None:
 
 
 def test_a_paraphrased_quote_is_rejected(article: Article) -> None:
-    position = {"actor": "Chaudhry", "issue": "returns", "stance": "dignified",
-                "quote": "We have deported 907,351 people with dignity", "sentences": [7]}  # fmt: skip
+    position = {
+        "actor": "Chaudhry",
+        "issue": "returns",
+        "stance": "dignified",
+        "quote": "We have deported 907,351 people with dignity",
+        "sentences": [7],
+    }
     with pytest.raises(ValidationError, match="not verbatim"):
         Position.model_validate(position, context={"article": article})
 
 
 def test_a_position_held_by_someone_the_article_never_names_is_rejected(article: Article) -> None:
-    bad = brief(positions=[{"actor": "Imran Khan", "issue": "returns", "stance": "against",
-                            "sentences": [7]}])  # fmt: skip
+    bad = brief(
+        positions=[
+            {"actor": "Imran Khan", "issue": "returns", "stance": "against", "sentences": [7]}
+        ]
+    )
     with pytest.raises(ValidationError, match="'Imran Khan', who is not named"):
         ArticleBrief.model_validate(bad, context={"article": article})
 
@@ -107,11 +135,16 @@ def corpus(**changes: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
         "overview": "Pakistan reports deportations.",
         "actors": [{"name": "Talal Chaudhry", "members": ["001.A1"]}],
-        "figure_groups": [{"metric": "Afghans sent back", "relation": "internal_discrepancy",
-                           "members": ["001.F1", "001.F2"]}],
+        "figure_groups": [
+            {
+                "metric": "Afghans sent back",
+                "relation": "internal_discrepancy",
+                "members": ["001.F1", "001.F2"],
+            }
+        ],
         "disputes": [],
         "timeline": [{"date": "2023-11", "event": "Campaign launched", "sources": ["001.S2"]}],
-    }  # fmt: skip
+    }
     base.update(changes)
     return base
 
@@ -129,19 +162,48 @@ def test_a_corpus_answer_in_existing_ids_validates(index: ItemIndex) -> None:
     [
         ({"actors": [{"name": "Talal Chaudhry", "members": ["001.A7"]}]}, "'001.A7' is not an"),
         ({"actors": [{"name": "Shehbaz Sharif", "members": ["001.A1"]}]}, "not a name any member"),
-        ({"figure_groups": [{"metric": "m", "relation": "consistent",
-                             "members": ["001.F1", "001.F2"]}]}, "marked consistent"),
-        ({"figure_groups": [{"metric": "m", "relation": "conflicting",
-                             "members": ["001.F1", "001.F1"]}]}, "all its values are equal"),
-        ({"figure_groups": [{"metric": "m", "relation": "timeline",
-                             "members": ["001.F1", "001.P1"]}]}, "not a figure id"),
+        (
+            {
+                "figure_groups": [
+                    {"metric": "m", "relation": "consistent", "members": ["001.F1", "001.F2"]}
+                ]
+            },
+            "marked consistent",
+        ),
+        (
+            {
+                "figure_groups": [
+                    {"metric": "m", "relation": "conflicting", "members": ["001.F1", "001.F1"]}
+                ]
+            },
+            "all its values are equal",
+        ),
+        (
+            {
+                "figure_groups": [
+                    {"metric": "m", "relation": "timeline", "members": ["001.F1", "001.P1"]}
+                ]
+            },
+            "not a figure id",
+        ),
         ({"overview": "Some 1,000,000 left."}, "'1,000,000' is not stated"),
         ({"timeline": [{"date": "2019", "event": "x", "sources": ["001.S2"]}]}, "date 2019"),
-        ({"disputes": [{"topic": "t", "sides": [{"label": "a", "positions": ["001.P1"]},
-                                                {"label": "b", "positions": ["009.P1"]}]}]},
-         "'009.P1' is not an item id"),
+        (
+            {
+                "disputes": [
+                    {
+                        "topic": "t",
+                        "sides": [
+                            {"label": "a", "positions": ["001.P1"]},
+                            {"label": "b", "positions": ["009.P1"]},
+                        ],
+                    }
+                ]
+            },
+            "'009.P1' is not an item id",
+        ),
     ],
-)  # fmt: skip
+)
 def test_corpus_answers_that_do_not_rest_on_the_items_are_rejected(
     index: ItemIndex, changes: dict[str, Any], message: str
 ) -> None:
