@@ -6,10 +6,11 @@ Markdown is rendered from this document too, so both outputs show the same verif
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from briefgen._schema import Actor, Figure, Position
 from briefgen._verify import ArticleResult, CorpusResult
 
 FORMAT_VERSION = 1
@@ -155,6 +156,23 @@ def _citations(result: ArticleResult, ids: Sequence[int]) -> list[Citation]:
     ]
 
 
+C = TypeVar("C", bound=Cited)
+
+
+def _cited_items(
+    r: ArticleResult, letter: str, items: Sequence[Actor | Figure | Position], out: type[C]
+) -> list[C]:
+    """`items` with their ids (`001.F2`) and their sentence ids resolved to citations."""
+    return [
+        out(
+            id=f"{r.article.id}.{letter}{n}",
+            citations=_citations(r, item.sentences),
+            **item.model_dump(exclude={"sentences"}),
+        )
+        for n, item in enumerate(items, start=1)
+    ]
+
+
 def _article(r: ArticleResult) -> DocArticle:
     b, aid = r.brief, r.article.id
     return DocArticle(
@@ -164,30 +182,9 @@ def _article(r: ArticleResult) -> DocArticle:
         title=b.title,
         published=DocPublished(**b.published.model_dump()),
         summary=b.summary,
-        actors=[
-            DocActor(
-                id=f"{aid}.A{n}",
-                citations=_citations(r, a.sentences),
-                **a.model_dump(exclude={"sentences"}),
-            )
-            for n, a in enumerate(b.actors, start=1)
-        ],
-        figures=[
-            DocFigure(
-                id=f"{aid}.F{n}",
-                citations=_citations(r, f.sentences),
-                **f.model_dump(exclude={"sentences"}),
-            )
-            for n, f in enumerate(b.figures, start=1)
-        ],
-        positions=[
-            DocPosition(
-                id=f"{aid}.P{n}",
-                citations=_citations(r, p.sentences),
-                **p.model_dump(exclude={"sentences"}),
-            )
-            for n, p in enumerate(b.positions, start=1)
-        ],
+        actors=_cited_items(r, "A", b.actors, DocActor),
+        figures=_cited_items(r, "F", b.figures, DocFigure),
+        positions=_cited_items(r, "P", b.positions, DocPosition),
         disputes=[
             DocDispute(
                 id=f"{aid}.D{n}",
