@@ -86,7 +86,7 @@ def test_the_same_run_twice_gives_byte_identical_briefs(seed_brief: str) -> None
 def test_run_information_goes_to_stderr_not_stdout(seed_brief: str) -> None:
     _, out, err = summarize(str(SEEDS), "--replay", str(SEED_CASSETTE))
     assert "calls" in err and "tokens" in err and "cache hits" in err
-    assert "calls" not in out
+    assert "briefgen:" not in out and "cache hits" not in out
 
 
 def test_json_resolves_every_citation_to_file_sentence_and_text() -> None:

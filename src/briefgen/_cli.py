@@ -225,9 +225,12 @@ def _run_with_progress(
         tape = recording(record)
     from rich.console import Console
 
-    with Progress(transient=True, console=Console(stderr=True)) as bar:
-        task = bar.add_task("Reading articles", total=len(articles) + 1)
-        with tape:
+    console = Console(stderr=True)
+    with tape:
+        if not console.is_terminal:  # logs and pipes get the one usage line and nothing else
+            return asyncio.run(pipeline.run(articles))
+        with Progress(transient=True, console=console) as bar:
+            task = bar.add_task("Reading articles", total=len(articles) + 1)
             return asyncio.run(pipeline.run(articles, progress=lambda _: bar.advance(task)))
 
 
