@@ -203,3 +203,18 @@ def test_secrets_reach_no_cassette_cache_or_log(
     for secret in (DUMMY_KEY, "org-secret", "proj-secret"):
         assert secret not in caplog.text
     assert "authorization" not in stored.lower()
+
+
+def test_corpus_parts_citing_missing_items_are_dropped_one_by_one(articles) -> None:  # type: ignore[no-untyped-def]
+    bad = {
+        **CORPUS,
+        "actors": [{"name": "Ana Ruiz", "members": ["001.A9"]}, CORPUS["actors"][0]],
+        "timeline": [{"date": "2024", "event": "Families moved", "sources": ["001.F1"]}],
+    }
+    script = Script({"001": [GOOD], "corpus": [bad]})
+    result = run(articles, script, reasks=1)
+    assert script.counts["corpus"] == 2  # asked, re-asked, still wrong
+    dropped = {d.where: d.reason for d in result.result.all_dropped()}
+    assert set(dropped) == {"corpus.actors[1]", "corpus.timeline[1]"}
+    assert "'001.A9' is not an item id" in dropped["corpus.actors[1]"]
+    assert [g.members for g in result.result.brief.actors] == [["001.A1"]]

@@ -99,14 +99,26 @@ def _first_error(err: ValidationError) -> str:
 
 
 def _keep_valid(
-    raw: Any, model: type[M], where: str, context: dict[str, Any], dropped: list[Dropped]
+    raw: Any,
+    model: type[M],
+    where: str,
+    context: dict[str, Any],
+    dropped: list[Dropped],
+    check: Callable[[M], list[str]] | None = None,
 ) -> list[M]:
+    """The items of `raw` that validate on their own (and pass `check`); the rest dropped."""
     kept: list[M] = []
     for i, item in enumerate(raw if isinstance(raw, list) else [], start=1):
         try:
-            kept.append(model.model_validate(item, context=context))
+            parsed = model.model_validate(item, context=context)
         except ValidationError as err:
             dropped.append(Dropped(f"{where}[{i}]", _first_error(err), item))
+            continue
+        problems = check(parsed) if check else []
+        if problems:
+            dropped.append(Dropped(f"{where}[{i}]", "; ".join(problems), item))
+        else:
+            kept.append(parsed)
     return kept
 
 
@@ -305,14 +317,8 @@ class ItemIndex:
             )
         }
         for name, model in models.items():
-            parts[name] = []
-            for item in _keep_valid(raw.get(name), model, f"corpus.{name}", {}, dropped):
-                problems = checkers[name](item)
-                if problems:
-                    where = f"corpus.{name}[{len(parts[name]) + 1}]"
-                    dropped.append(Dropped(where, "; ".join(problems), item.model_dump()))
-                else:
-                    parts[name].append(item)
+            where = f"corpus.{name}"
+            parts[name] = _keep_valid(raw.get(name), model, where, {}, dropped, checkers[name])
         overview = str(raw.get("overview") or "")
         if self.overview_problems(overview):
             dropped.append(Dropped("corpus.overview", "; ".join(self.overview_problems(overview))))
