@@ -93,15 +93,18 @@ def test_every_figure_and_quote_has_a_file_sentence_footnote(result: CorpusResul
 
 def test_table_cells_and_mermaid_lines_are_escaped(result: CorpusResult) -> None:
     md = to_markdown(build(result))
-    assert "    2024-05 : Floods, families leave" in md
-    assert "- **2024-05** — Floods: families leave (001.F1)" in md
+    # The event's only date is the article's inferred publication date, so it says so.
+    assert "    2024-05 (inferred) : Floods, families leave" in md
+    assert "- **2024-05 (inferred)** — Floods: families leave (001.F1)" in md
 
 
 def test_the_verification_line_counts_verified_and_dropped(result: CorpusResult) -> None:
     md = to_markdown(build(result))
     # 1 actor, 2 figures, 1 position; 1 actor group, 1 figure group, 1 event
     assert "Verification: 7 items verified, 1 dropped." in md
-    assert "- dropped 001.figures[3]: value '9' does not occur" in md
+    # What failed verification never appears in the brief, not even as a dropped item.
+    assert "value '9'" not in md
+    assert "`--verbose`" in md
 
 
 def test_json_carries_ids_citations_and_drops(result: CorpusResult) -> None:

@@ -6,12 +6,14 @@ Markdown is rendered from this document too, so both outputs show the same verif
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from briefgen._grounding import parse_quantity
 from briefgen._schema import Actor, Figure, Position
-from briefgen._verify import ArticleResult, CorpusResult
+from briefgen._verify import ArticleResult, CorpusResult, ItemIndex
 
 FORMAT_VERSION = 1
 
@@ -41,9 +43,20 @@ class DocActor(Cited):
     aliases: list[str]
 
 
+class DocAmount(_Out):
+    """A figure's value as a number, read by code from the value as written."""
+
+    low: int | float
+    high: int | float = Field(description="Equal to `low` unless the value is a range.")
+    percent: bool
+
+
 class DocFigure(Cited):
     value: str = Field(description="The number as the cited sentence writes it.")
-    qualifier: str | None
+    qualifier: str | None = Field(
+        description="The hedge the sentence writes right before it ('nearly', 'between')."
+    )
+    amount: DocAmount
     measures: str
     unit: str
     as_of: str | None
@@ -78,6 +91,10 @@ class DocArticle(_Out):
     id: str
     file: str
     sha256: str
+    instructions: list[int] = Field(
+        description="Sentence ids that read as instructions to AI systems: shown to the model "
+        "marked as such, never accepted as a source."
+    )
     title: str
     published: DocPublished
     summary: str
@@ -113,6 +130,9 @@ class DocCorpusDispute(_Out):
 
 class DocEvent(_Out):
     date: str
+    inferred: bool = Field(
+        description="True when only an inferred publication date places the event."
+    )
     event: str
     sources: list[str]
 
@@ -159,6 +179,18 @@ def _citations(result: ArticleResult, ids: Sequence[int]) -> list[Citation]:
 C = TypeVar("C", bound=Cited)
 
 
+def _number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _amount(value: str) -> DocAmount:
+    quantity = parse_quantity(value)
+    if quantity is None:  # pragma: no cover - a verified figure always parses
+        raise ValueError(f"verified figure {value!r} has no number")
+    high = quantity.value if quantity.upper is None else quantity.upper
+    return DocAmount(low=_number(quantity.value), high=_number(high), percent=quantity.percent)
+
+
 def _cited_items(
     r: ArticleResult, letter: str, items: Sequence[Actor | Figure | Position], out: type[C]
 ) -> list[C]:
@@ -168,6 +200,7 @@ def _cited_items(
             id=f"{r.article.id}.{letter}{n}",
             citations=_citations(r, item.sentences),
             **item.model_dump(exclude={"sentences"}),
+            **({"amount": _amount(item.value)} if isinstance(item, Figure) else {}),
         )
         for n, item in enumerate(items, start=1)
     ]
@@ -179,6 +212,7 @@ def _article(r: ArticleResult) -> DocArticle:
         id=aid,
         file=r.article.name,
         sha256=r.article.sha256,
+        instructions=sorted(r.article.instructions),
         title=b.title,
         published=DocPublished(**b.published.model_dump()),
         summary=b.summary,
@@ -205,6 +239,7 @@ def build(result: CorpusResult) -> Document:
     actors = {a.id: a for d in articles for a in d.actors}
     figures = {f.id: f for d in articles for f in d.figures}
     c = result.brief
+    index = ItemIndex(result.articles)
 
     def aliases(group_name: str, members: Sequence[str]) -> list[str]:
         names: list[str] = []
@@ -239,7 +274,15 @@ def build(result: CorpusResult) -> Document:
             for d in c.disputes
         ],
         timeline=sorted(
-            (DocEvent(date=e.date, event=e.event, sources=list(e.sources)) for e in c.timeline),
+            (
+                DocEvent(
+                    date=e.date,
+                    inferred=index.date_basis(e) == "inferred",
+                    event=e.event,
+                    sources=list(e.sources),
+                )
+                for e in c.timeline
+            ),
             key=lambda e: e.date,
         ),
     )

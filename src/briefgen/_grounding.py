@@ -106,16 +106,56 @@ _NUMBER = re.compile(
 )
 
 
-@dataclass(frozen=True, order=True)
+# Hedges a sentence can put right before a number. A figure must carry the text's own hedge
+# as its qualifier: "nearly 800,000" reported as a bare 800,000 would overstate it.
+_HEDGES = (
+    r"nearly|almost|about|around|approximately|approx\.?|roughly|some|over|under|below|above|"
+    r"(?:just|well) (?:over|under|above|below)|more than|less than|fewer than|no (?:more|fewer|"
+    r"less) than|at least|at most|up to|close to|upwards of|in excess of|(?:an )?estimated|"
+    r"as (?:many|much|few|little) as|between|circa|c\."
+)
+_HEDGE_AT_END = re.compile(rf"(?:^|(?<=[\s(]))(?P<hedge>{_HEDGES})\s*$", re.IGNORECASE)
+_HEDGE_AT_START = re.compile(rf"^\s*(?P<hedge>{_HEDGES})\s+(?=\S)", re.IGNORECASE)
+# What joins the two ends of a range: "4-5 million", "three to four", "between 4 and 5 million".
+_RANGE_JOIN = re.compile(r"^\s*(?:-|to)\s*$|^\s+and\s+$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
 class Quantity:
-    """A number as a value, with whether it was a percentage."""
+    """A number, or a range of numbers, as a value with whether it was a percentage."""
 
     value: Decimal
     percent: bool = False
+    upper: Decimal | None = None  # set for a range: `value` is its low end
 
     def __str__(self) -> str:
         text = f"{self.value.normalize():,f}"
+        if self.upper is not None:
+            text += f"–{self.upper.normalize():,f}"
         return text + ("%" if self.percent else "")
+
+
+@dataclass(frozen=True)
+class _Hit:
+    """One number expression found in a text, with where it stands."""
+
+    start: int
+    end: int
+    number: Decimal  # as written, before the scale word
+    scale: Decimal | None  # "million" in "2.8 million"
+    percent: bool
+    upper: Decimal | None = None  # for a range, its high end (scaled)
+    in_words: bool = False
+
+    @property
+    def quantity(self) -> Quantity:
+        return Quantity(self.number * (self.scale or 1), self.percent, self.upper)
+
+    def quantities(self) -> list[Quantity]:
+        """What this expression states; "2.8m" also supports a figure written "2.8"."""
+        if self.scale is None or self.upper is not None or self.in_words:
+            return [self.quantity]
+        return [self.quantity, Quantity(self.number, self.percent)]
 
 
 def _words_value(words: str) -> Decimal | None:
@@ -139,64 +179,124 @@ def _words_value(words: str) -> Decimal | None:
     return total + current if seen else None
 
 
+def _single(match: re.Match[str]) -> _Hit | None:
+    if match.group("digits"):
+        try:
+            number = Decimal(match.group("digits").replace(",", ""))
+        except InvalidOperation:  # pragma: no cover - the pattern only admits digits
+            return None
+        scale = match.group("scale")
+        percent = bool(match.group("percent"))
+    else:
+        words, scale = match.group("words"), match.group("wscale")
+        if not scale and re.fullmatch(r"half( an?)?|an?|dozen", words.lower()):
+            return None
+        parsed = _words_value(words)
+        if parsed is None:
+            return None
+        number, percent = parsed, bool(match.group("wpercent"))
+    factor = _SCALES[scale.lower()] if scale else None
+    return _Hit(match.start(), match.end(), number, factor, percent, in_words=not match["digits"])
+
+
+def _range(text: str, low: _Hit, high: _Hit, bare: bool) -> _Hit | None:
+    """`low` and `high` as one range, if the text joins them as one ("four to five million").
+
+    `bare`: the text is a figure's value with its "between" moved to the qualifier, so a
+    leading "four and five million" is a range too.
+    """
+    join = text[low.end : high.start]
+    if not _RANGE_JOIN.match(join):
+        return None
+    before = text[: low.start].rstrip().casefold()
+    between = before.endswith("between") or (bare and not before)
+    if join.strip().casefold() == "and" and not between:
+        return None
+    if join.strip().casefold() == "to" and before.endswith("from"):
+        return None  # "rose from 500 to 600" is a change, not a range
+    if (low.percent and not high.percent) or (low.scale and low.scale != high.scale):
+        return None
+    scale = high.scale or Decimal(1)
+    start, end = low.number * scale, high.number * scale
+    if start >= end:
+        return None  # "2023-24", "11-01": not a range of amounts
+    return _Hit(low.start, high.end, low.number, high.scale, high.percent, end)
+
+
+def _scan(text: str, bare: bool = False) -> list[_Hit]:
+    """Every number expression in (normalised) `text`, ranges joined into one."""
+    singles = [hit for m in _NUMBER.finditer(text) if (hit := _single(m)) is not None]
+    hits: list[_Hit] = []
+    for hit in singles:
+        joined = _range(text, hits[-1], hit, bare) if hits and hits[-1].upper is None else None
+        if joined is not None:
+            hits[-1] = joined
+        else:
+            hits.append(hit)
+    return hits
+
+
 def find_quantities(text: str) -> list[Quantity]:
     """Every number in `text`, however it is written (907,391; 2.8 million; 84 per cent)."""
-    found: list[Quantity] = []
-    for match in _NUMBER.finditer(normalize_text(text)):
-        if match.group("digits"):
-            try:
-                value = Decimal(match.group("digits").replace(",", ""))
-            except InvalidOperation:  # pragma: no cover - the pattern only admits digits
-                continue
-            scale = match.group("scale")
-            if scale:
-                value *= _SCALES[scale.lower()]
-            found.append(Quantity(value, bool(match.group("percent"))))
-            if scale:  # "2.8m" also supports a figure written "2.8"
-                found.append(Quantity(value / _SCALES[scale.lower()]))
-        else:
-            words = match.group("words")
-            wscale = match.group("wscale")
-            if not wscale and re.fullmatch(r"half( an?)?|an?|dozen", words.lower()):
-                continue
-            parsed = _words_value(words)
-            if parsed is None:
-                continue
-            if wscale:
-                parsed *= _SCALES[wscale.lower()]
-            found.append(Quantity(parsed, bool(match.group("wpercent"))))
-    return found
-
-
-def parse_quantity(value: str) -> Quantity | None:
-    """The single number a figure's `value` states, or None if it states none or several."""
-    quantities = find_quantities(value)
-    if not quantities:
-        return None
-    first = quantities[0]
-    # "2.8 million" yields 2,800,000 and its mantissa 2.8; the first is what was meant.
-    if any(q != first for q in quantities[1:]) and len(find_numbers_raw(value)) > 1:
-        return None
-    return first
+    return [q for hit in _scan(normalize_text(text)) for q in hit.quantities()]
 
 
 def find_numbers_raw(text: str) -> list[str]:
     """The number expressions in `text`, as written (used to spot uncited numbers in prose)."""
-    return [
-        m.group(0).strip()
-        for m in _NUMBER.finditer(normalize_text(text))
-        if m.group("digits")
-        or m.group("wscale")
-        or not re.fullmatch(r"half( an?)?|an?|dozen", (m.group("words") or "").lower())
-    ]
+    normal = normalize_text(text)
+    return [normal[hit.start : hit.end] for hit in _scan(normal)]
+
+
+def split_qualifier(value: str) -> tuple[str | None, str]:
+    """A leading hedge and the number it hedges: "more than 1,000" → ("more than", "1,000")."""
+    normal = normalize_text(value)
+    match = _HEDGE_AT_START.match(normal)
+    if match is None:
+        return None, normal
+    return match["hedge"], normal[match.end() :]
+
+
+def parse_quantity(value: str) -> Quantity | None:
+    """The single number or range a figure's `value` states, or None if none or several."""
+    hits = _scan(split_qualifier(value)[1], bare=True)
+    return hits[0].quantity if len(hits) == 1 else None
 
 
 def supports_value(value: str, sentences: Iterable[str]) -> bool:
     """Whether the number in `value` is stated in one of `sentences` (907,351 ≠ 907,391)."""
     wanted = parse_quantity(value)
-    if wanted is None:
-        return False
-    return any(wanted in find_quantities(sentence) for sentence in sentences)
+    return wanted is not None and any(wanted in find_quantities(s) for s in sentences)
+
+
+def qualifier_problem(value: str, qualifier: str | None, sentences: Iterable[str]) -> str | None:
+    """Why `qualifier` misstates the hedge the sentences put on `value`, or None if it is right.
+
+    The qualifier must be the words right before the number in a cited sentence, and a number
+    the text hedges ("nearly 800,000") must not be reported bare.
+    """
+    lead, rest = split_qualifier(value)
+    wanted = parse_quantity(rest)
+    given = " ".join(normalize_text(q) for q in (qualifier, lead) if q and q.strip()).casefold()
+    hedges: list[str | None] = []
+    for sentence in sentences:
+        normal = normalize_text(sentence)
+        for hit in _scan(normal):
+            if wanted is not None and wanted in hit.quantities():
+                before = normal[: hit.start].rstrip()
+                if given:
+                    if re.search(rf"(?:^|\W){re.escape(given)}$", before.casefold()):
+                        return None
+                else:
+                    found = _HEDGE_AT_END.search(before)
+                    hedges.append(found["hedge"].casefold() if found else None)
+    if given:
+        return (
+            f"qualifier {given!r} is not what the cited sentence writes right before {rest!r}; "
+            "copy the text's own words"
+        )
+    if hedges and None not in hedges:
+        return f"the cited sentence says {hedges[0]!r} {rest}; give {hedges[0]!r} as the qualifier"
+    return None
 
 
 # --- quotes and names -------------------------------------------------------------------
@@ -226,3 +326,54 @@ def mentions(text: str, names: Iterable[str]) -> bool:
     """Whether any of `names` occurs in `text`, ignoring case, quotes, dashes and spacing."""
     folded = normalize_text(text).casefold()
     return any(name.strip() and normalize_text(name).casefold() in folded for name in names)
+
+
+def echoes(text: str, source: str, words: int = 4) -> bool:
+    """Whether `text` repeats a run of `words` consecutive words of `source`."""
+
+    def runs(s: str) -> set[tuple[str, ...]]:
+        tokens = re.findall(r"\w+", normalize_text(s).casefold())
+        return {tuple(tokens[i : i + words]) for i in range(len(tokens) - words + 1)}
+
+    return bool(runs(text) & runs(source))
+
+
+# --- dates ----------------------------------------------------------------------------------
+
+_MONTHS = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+]
+
+
+def states_date(text: str, iso: str, year: str | None = None) -> bool:
+    """Whether `text` states the date `iso` (2024, 2024-11 or 2024-11-07) at its precision.
+
+    `year` stands in for a year the text leaves implicit ("on November 7"), such as the
+    article's publication year.
+    """
+    folded = normalize_text(text).casefold()
+    if iso in folded:
+        return True
+    parts = iso.split("-")
+    if not re.search(rf"(?<!\d){parts[0]}(?!\d)", folded) and parts[0] != year:
+        return False
+    if len(parts) == 1:
+        return True
+    name = _MONTHS[int(parts[1]) - 1]
+    short = name[:3] + ("|sept" if name == "september" else "")
+    month = rf"\b(?:{name}|{short})\b\.?"
+    if len(parts) == 2:
+        return bool(re.search(month, folded))
+    day = rf"0?{int(parts[2])}(?:st|nd|rd|th)?\b"
+    return bool(re.search(rf"{month}\s*{day}|\b{day}\s+(?:of\s+)?{month}", folded))

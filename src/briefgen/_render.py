@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from briefgen._document import Citation, DocFigure, DocPosition, Document
+from briefgen._document import Citation, DocEvent, DocFigure, DocPosition, Document
 
 _RELATION_LABEL = {
     "consistent": "consistent",
@@ -69,7 +69,8 @@ def to_markdown(doc: Document) -> str:
         "",
         f"Verification: {v.verified} items verified, {len(v.dropped)} dropped.",
     ]
-    out += [f"- dropped {d.where}: {_md(d.reason)}" for d in v.dropped]
+    if v.dropped:  # what failed is never printed in the brief, not even as a dropped item
+        out += ["", "Dropped items and why: `--verbose`, or `verification` in `--format json`."]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -109,10 +110,16 @@ def _timeline(doc: Document) -> list[str]:
     if not events:
         return ["## Timeline", "", "_No dated events verified._", ""]
     out = ["## Timeline", "", "```mermaid", "timeline"]
-    out += [f"    {e.date} : {_mermaid(e.event)}" for e in events]
+    out += [f"    {_when(e)} : {_mermaid(e.event)}" for e in events]
     out += ["```", ""]
-    out += [f"- **{e.date}** — {_md(e.event)} ({', '.join(e.sources)})" for e in events]
+    out += [f"- **{_when(e)}** — {_md(e.event)} ({', '.join(e.sources)})" for e in events]
+    if any(e.inferred for e in events):
+        out += ["", "_(inferred): placed by an article's inferred publication date._"]
     return [*out, ""]
+
+
+def _when(event: DocEvent) -> str:
+    return f"{event.date} (inferred)" if event.inferred else event.date
 
 
 def _actors(doc: Document) -> list[str]:
@@ -166,6 +173,13 @@ def _articles(doc: Document, notes: _Footnotes) -> list[str]:
         if a.published.date and a.published.inferred:
             date += f" (inferred: {_md(a.published.basis)})"
         out += [f"### {a.id}: {_md(a.title)}", "", f"`{a.file}` · {date}", ""]
+        if a.instructions:
+            where = ", ".join(f"S{i}" for i in a.instructions)
+            out += [
+                f"⚠ {where} of this article reads as an instruction to AI systems, not as "
+                "reporting. It was shown to the model marked as such; nothing citing it was kept.",
+                "",
+            ]
         if a.summary:
             out += [_md(a.summary), ""]
         for d in a.disputes:

@@ -14,10 +14,14 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from briefgen._grounding import (
+    echoes,
     find_numbers_raw,
     find_quantities,
     mentions,
     parse_quantity,
+    qualifier_problem,
+    split_qualifier,
+    states_date,
     supports_quote,
     supports_value,
 )
@@ -53,14 +57,38 @@ def _article(info: ValidationInfo) -> Article | None:
 
 
 def _cited(article: Article, ids: Sequence[int]) -> list[str]:
-    """The cited sentences; ValueError naming any id the article does not have."""
+    """The cited sentences; ValueError naming any id the article does not have or that is a
+    planted instruction rather than reporting."""
     missing = [i for i in ids if not 1 <= i <= len(article.sentences)]
     if missing:
         shown = ", ".join(f"S{i}" for i in missing)
         raise ValueError(
             f"cites {shown}, but the article has sentences S1 to S{len(article.sentences)} only"
         )
+    planted = [i for i in ids if i in article.instructions]
+    if planted:
+        shown = ", ".join(f"S{i}" for i in planted)
+        raise ValueError(
+            f"cites {shown}, an instruction planted in the article, not reporting; "
+            "it supports nothing"
+        )
     return [article.sentence(i) for i in ids]
+
+
+def echo_problems(texts: Iterable[str], article: Article) -> list[str]:
+    """Prose that repeats an instruction planted in the article: the model obeyed it."""
+    return [
+        f"{text!r} repeats the instruction planted in S{i}; report what the article says"
+        for text in texts
+        for i in sorted(article.instructions)
+        if echoes(text, article.sentence(i))
+    ]
+
+
+def _prose(article: Article, *texts: str) -> None:
+    problems = echo_problems(texts, article)
+    if problems:
+        raise ValueError("; ".join(problems))
 
 
 def _check_date(value: str | None, what: str) -> None:
@@ -95,8 +123,8 @@ class Actor(_Model):
         if article is None:
             return self
         cited = _cited(article, self.sentences)
-        names = [self.name, *self.aliases]
-        if not mentions(" ".join(cited), [self.name]) and not mentions(" ".join(cited), names):
+        _prose(article, self.role)
+        if not mentions(" ".join(cited), [self.name, *self.aliases]):
             raise ValueError(f"actor {self.name!r} is not named in the sentences it cites")
         absent = [a for a in self.aliases if not mentions(" ".join(article.sentences), [a])]
         if absent:
@@ -109,32 +137,42 @@ class Figure(_Model):
 
     value: str = Field(
         description="The number exactly as the sentence writes it, without qualifier or unit "
-        "words: '907,391', '2.8 million', '84%'."
+        "words: '907,391', '2.8 million', '84%', 'four and five million' (a range)."
     )
     qualifier: str | None = Field(
         default=None,
-        description="Hedge the text puts on the number, if any: 'more than', 'nearly', "
-        "'at least', 'around', 'over'.",
+        description="The words the sentence writes right before the number, if they hedge it: "
+        "'more than', 'nearly', 'at least', 'around', 'over'; 'between' for a range.",
     )
     measures: str = Field(description="What is counted, precisely: who, what, where, since when.")
     unit: str = Field(description="What one unit is: 'people', 'percent of respondents', ...")
     as_of: IsoDate | None = Field(
-        default=None, description="When the number holds, if the text says or implies it."
+        default=None,
+        description="When the number holds, at the precision the cited sentences state it, "
+        "or the publication date's if the number is current.",
     )
     sentences: SentenceIds
 
     @model_validator(mode="after")
     def _grounded(self, info: ValidationInfo) -> Figure:
         _check_date(self.as_of, "as_of")
+        lead, value = split_qualifier(self.value)
+        if lead:  # "more than 1,000" as a value: keep the hedge apart, as the schema asks
+            self.value = value
+            self.qualifier = " ".join(q for q in (self.qualifier, lead) if q)
         if parse_quantity(self.value) is None:
-            raise ValueError(f"value {self.value!r} is not a single number as written")
+            raise ValueError(f"value {self.value!r} is not a single number or range as written")
         article = _article(info)
         if article is None:
             return self
         cited = _cited(article, self.sentences)
+        _prose(article, self.measures, self.unit)
         if not supports_value(self.value, cited):
             where = ", ".join(f"S{i}" for i in self.sentences)
             raise ValueError(f"value {self.value!r} does not occur in its cited sentences {where}")
+        problem = qualifier_problem(self.value, self.qualifier, cited)
+        if problem:
+            raise ValueError(problem)
         return self
 
 
@@ -156,6 +194,7 @@ class Position(_Model):
         if article is None:
             return self
         cited = _cited(article, self.sentences)
+        _prose(article, self.issue, self.stance)
         if self.quote is not None and not supports_quote(self.quote, cited):
             raise ValueError(
                 f"quote {self.quote!r} is not verbatim in its cited sentences; copy it exactly"
@@ -175,6 +214,7 @@ class DisputeSide(_Model):
         article = _article(info)
         if article is not None:
             _cited(article, self.sentences)
+            _prose(article, self.claim)
         return self
 
 
@@ -183,6 +223,13 @@ class Dispute(_Model):
 
     topic: str = Field(description="What is disputed, neutrally worded.")
     sides: list[DisputeSide] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _grounded(self, info: ValidationInfo) -> Dispute:
+        article = _article(info)
+        if article is not None:
+            _prose(article, self.topic)
+        return self
 
 
 class Published(_Model):
@@ -197,6 +244,8 @@ class Published(_Model):
     @model_validator(mode="after")
     def _valid(self) -> Published:
         _check_date(self.date, "date")
+        if self.inferred and not self.basis.strip():
+            raise ValueError("an inferred date needs its basis: say what it rests on")
         return self
 
 
@@ -219,16 +268,64 @@ class ArticleBrief(_Model):
         article = _article(info)
         if article is None:
             return self
-        problems = [*summary_problems(self, article), *reference_problems(self, article)]
+        problems = [
+            *summary_problems(self, article),
+            *reference_problems(self, article),
+            *date_problems(self, article),
+        ]
         if problems:
             raise ValueError("; ".join(problems))
         return self
 
 
 def summary_problems(brief: ArticleBrief, article: Article) -> list[str]:
-    """Numbers in the summary or title that the article does not state."""
+    """Numbers in the summary or title that the article does not state, and planted
+    instructions they repeat."""
     stray = unsupported_numbers(f"{brief.title}\n{brief.summary}", article.sentences)
-    return [f"the summary states {n!r}, which the article does not" for n in stray]
+    return [f"the summary states {n!r}, which the article does not" for n in stray] + [
+        f"the summary {p}" for p in echo_problems([brief.title, brief.summary], article)
+    ]
+
+
+def publication_problem(published: Published, article: Article) -> str | None:
+    """Why a publication date marked as stated is not stated in the article, if it is not."""
+    stated = published.date and not published.inferred
+    if stated and not states_date(" ".join(article.sentences), published.date or ""):
+        return (
+            f"published.date {published.date} is marked as stated, but the article does not "
+            "state it; mark it inferred and give its basis"
+        )
+    return None
+
+
+def as_of_problem(figure: Figure, published: Published, article: Article) -> str | None:
+    """Why a figure's as-of date is not supported, if it is not.
+
+    It must be stated by the cited sentences (a year left implicit taken from the publication
+    date), or be the publication date at the same or a coarser precision.
+    """
+    if figure.as_of is None:
+        return None
+    year = published.date[:4] if published.date else None
+    text = " ".join(article.sentence(i) for i in figure.sentences)
+    if states_date(text, figure.as_of, year):
+        return None
+    if published.date and published.date.startswith(figure.as_of):
+        return None
+    return (
+        f"as_of {figure.as_of} is neither stated in its cited sentences nor the publication "
+        f"date ({published.date or 'unknown'}); give the date at the precision the text supports"
+    )
+
+
+def date_problems(brief: ArticleBrief, article: Article) -> list[str]:
+    """Dates the article does not support: a "stated" publication date, figures' as-of dates."""
+    problems = [p for p in [publication_problem(brief.published, article)] if p]
+    for i, figure in enumerate(brief.figures, start=1):
+        problem = as_of_problem(figure, brief.published, article)
+        if problem:
+            problems.append(f"figures[{i}]: {problem}")
+    return problems
 
 
 def known_names(brief: ArticleBrief) -> list[str]:

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from briefgen._corpus import Article
-from briefgen._grounding import find_quantities, parse_quantity
+from briefgen._grounding import echoes, parse_quantity, states_date
 from briefgen._schema import (
     Actor,
     ActorGroup,
@@ -28,6 +28,8 @@ from briefgen._schema import (
     Published,
     TimelineEvent,
     actor_known,
+    as_of_problem,
+    publication_problem,
     summary_problems,
     unsupported_numbers,
 )
@@ -107,7 +109,19 @@ def _keep_valid(
     check: Callable[[M], list[str]] | None = None,
 ) -> list[M]:
     """The items of `raw` that validate on their own (and pass `check`); the rest dropped."""
-    kept: list[M] = []
+    return [item for _, item in _numbered_valid(raw, model, where, context, dropped, check)]
+
+
+def _numbered_valid(
+    raw: Any,
+    model: type[M],
+    where: str,
+    context: dict[str, Any],
+    dropped: list[Dropped],
+    check: Callable[[M], list[str]] | None = None,
+) -> list[tuple[int, M]]:
+    """`_keep_valid`, each kept item with its place in the model's answer."""
+    kept: list[tuple[int, M]] = []
     for i, item in enumerate(raw if isinstance(raw, list) else [], start=1):
         try:
             parsed = model.model_validate(item, context=context)
@@ -118,7 +132,7 @@ def _keep_valid(
         if problems:
             dropped.append(Dropped(f"{where}[{i}]", "; ".join(problems), item))
         else:
-            kept.append(parsed)
+            kept.append((i, parsed))
     return kept
 
 
@@ -127,17 +141,31 @@ def salvage_article(raw: dict[str, Any], article: Article) -> ArticleResult:
     context = {"article": article}
     dropped: list[Dropped] = []
     where = article.id
+    undated = Published(date=None, inferred=True, basis="no supported date was given")
     try:
         published = Published.model_validate(raw.get("published"))
     except ValidationError as err:
         dropped.append(Dropped(f"{where}.published", _first_error(err), raw.get("published")))
-        published = Published(date=None, inferred=True, basis="no valid date was given")
+        published = undated
+    problem = publication_problem(published, article)
+    if problem:
+        dropped.append(Dropped(f"{where}.published", problem, raw.get("published")))
+        published = undated
+    figures = []
+    for i, figure in _numbered_valid(
+        raw.get("figures"), Figure, f"{where}.figures", context, dropped
+    ):
+        problem = as_of_problem(figure, published, article)
+        if problem:  # the number is verified; only its date goes
+            dropped.append(Dropped(f"{where}.figures[{i}].as_of", problem, figure.as_of))
+            figure = figure.model_copy(update={"as_of": None})
+        figures.append(figure)
     brief = ArticleBrief.model_construct(
         title=str(raw.get("title") or _UNTITLED),
         published=published,
         summary=str(raw.get("summary") or ""),
         actors=_keep_valid(raw.get("actors"), Actor, f"{where}.actors", context, dropped),
-        figures=_keep_valid(raw.get("figures"), Figure, f"{where}.figures", context, dropped),
+        figures=figures,
         positions=_keep_valid(
             raw.get("positions"), Position, f"{where}.positions", context, dropped
         ),
@@ -147,7 +175,7 @@ def salvage_article(raw: dict[str, Any], article: Article) -> ArticleResult:
     if problems:
         dropped.append(Dropped(f"{where}.summary", "; ".join(problems), brief.summary))
         brief.summary = ""
-        if summary_problems(brief, article):  # the stray number was in the title
+        if summary_problems(brief, article):  # the stray number or echo was in the title
             brief.title = _UNTITLED
     kept_positions = []
     for i, p in enumerate(brief.positions, start=1):
@@ -210,9 +238,15 @@ class ItemIndex:
     def sentences(self) -> list[str]:
         return [s for r in self.results.values() for s in r.article.sentences]
 
+    def planted(self) -> list[str]:
+        """Every sentence, in any article, that is an instruction to AI systems."""
+        return [
+            r.article.sentence(i) for r in self.results.values() for i in r.article.instructions
+        ]
+
     def check(self, brief: CorpusBrief) -> list[str]:
         """Problems with the whole corpus answer, each naming its part."""
-        problems = [f"overview: {p}" for p in self.overview_problems(brief.overview)]
+        problems = [f"overview: {p}" for p in self.prose_problems(brief.overview)]
         for name, items, checker in self._parts(brief):
             for i, item in enumerate(items, start=1):
                 problems += [f"{name}[{i}]: {p}" for p in checker(item)]
@@ -234,17 +268,27 @@ class ItemIndex:
             resolved = self.resolve(item_id)
             if resolved is None:
                 problems.append(f"{item_id!r} is not an item id in the briefs")
-            elif resolved.kind != kind:
+            elif kind and resolved.kind != kind:
                 problems.append(f"{item_id!r} is not a {_KIND_NAMES[kind]} id")
+            elif resolved.kind == "S" and _number(item_id) in resolved.result.article.instructions:
+                problems.append(
+                    f"{item_id!r} is an instruction planted in the article, not reporting"
+                )
             else:
                 found.append(resolved)
         return found, problems
 
-    def overview_problems(self, text: str) -> list[str]:
-        return [
-            f"{n!r} is not stated in any article"
-            for n in unsupported_numbers(text, self.sentences())
-        ]
+    def prose_problems(self, *texts: str | None) -> list[str]:
+        """Numbers no article states, and planted instructions repeated, in the model's prose."""
+        problems = []
+        for text in filter(None, texts):
+            problems += [
+                f"{n!r} is not stated in any article"
+                for n in unsupported_numbers(text, self.sentences())
+            ]
+            if any(echoes(text, planted) for planted in self.planted()):
+                problems.append(f"{text!r} repeats an instruction planted in an article")
+        return problems
 
     def actor_group_problems(self, group: ActorGroup) -> list[str]:
         members, problems = self._members(group.members, "A")
@@ -255,10 +299,7 @@ class ItemIndex:
 
     def figure_group_problems(self, group: FigureGroup) -> list[str]:
         members, problems = self._members(group.members, "F")
-        problems += [
-            f"note: {n!r} is not stated in any article"
-            for n in unsupported_numbers(f"{group.metric} {group.note}", self.sentences())
-        ]
+        problems += [f"note: {p}" for p in self.prose_problems(group.metric, group.note)]
         if problems:
             return problems
         values = {parse_quantity(m.item.value) for m in members}
@@ -277,26 +318,29 @@ class ItemIndex:
         return problems
 
     def dispute_problems(self, dispute: CorpusDispute) -> list[str]:
-        problems = []
+        problems = self.prose_problems(
+            dispute.topic, dispute.settle, *(side.label for side in dispute.sides)
+        )
         for side in dispute.sides:
             problems += self._members(side.positions, "P")[1]
         return problems
 
     def event_problems(self, event: TimelineEvent) -> list[str]:
-        found, problems = [], []
-        for item_id in event.sources:
-            resolved = self.resolve(item_id)
-            if resolved is None:
-                problems.append(f"{item_id!r} is not an item id in the briefs")
-            else:
-                found.append(resolved)
-        problems += [
-            f"{n!r} is not stated in any article"
-            for n in unsupported_numbers(event.event, self.sentences())
-        ]
-        if found and not any(_dates(r, event.date) for r in found):
+        found, problems = self._members(event.sources, "")
+        problems += self.prose_problems(event.event)
+        if found and self.date_basis(event) is None:
             problems.append(f"date {event.date} is not supported by any of its sources")
         return problems
+
+    def date_basis(self, event: TimelineEvent) -> str | None:
+        """ "stated" if a source states the event's date, "inferred" if only an inferred
+        publication date supports it, None if nothing does."""
+        bases = set()
+        for item_id in event.sources:
+            resolved = self.resolve(item_id)
+            if resolved is not None:
+                bases.add(_date_basis(resolved, event.date))
+        return "stated" if "stated" in bases else "inferred" if "inferred" in bases else None
 
     def salvage(self, raw: dict[str, Any]) -> tuple[CorpusBrief, list[Dropped]]:
         """Keep the parts of a still-failing corpus answer that pass on their own."""
@@ -320,8 +364,9 @@ class ItemIndex:
             where = f"corpus.{name}"
             parts[name] = _keep_valid(raw.get(name), model, where, {}, dropped, checkers[name])
         overview = str(raw.get("overview") or "")
-        if self.overview_problems(overview):
-            dropped.append(Dropped("corpus.overview", "; ".join(self.overview_problems(overview))))
+        problems = self.prose_problems(overview)
+        if problems:
+            dropped.append(Dropped("corpus.overview", "; ".join(problems)))
             overview = ""
         brief = CorpusBrief(overview=overview, **parts)
         return brief, dropped
@@ -330,19 +375,33 @@ class ItemIndex:
 _KIND_NAMES = {"A": "actor", "F": "figure", "P": "position", "D": "dispute", "S": "sentence"}
 
 
-def _dates(resolved: Resolved, date: str) -> bool:
-    """Whether `resolved` supports an event on `date` (a year, month or day)."""
+def _number(item_id: str) -> int:
+    match = _ID.match(item_id.strip())
+    return int(match["number"]) if match else 0
+
+
+def _date_basis(resolved: Resolved, date: str) -> str | None:
+    """How `resolved` supports an event on `date`: "stated", "inferred" or None.
+
+    A figure supports its as-of date; a sentence (or an item's cited sentences) supports a
+    date it states, with the publication year standing in for a year left implicit; and the
+    publication date supports events at its own or a coarser precision. Whatever rests on
+    an inferred publication date is itself inferred.
+    """
+    published = resolved.result.brief.published
     if resolved.kind == "F" and resolved.item.as_of and resolved.item.as_of.startswith(date):
-        return True
-    published = resolved.result.brief.published.date
-    if published and published.startswith(date):
-        return True
+        date = resolved.item.as_of
     texts = (
         [resolved.item]
         if resolved.kind == "S"
         else [resolved.result.article.sentence(i) for i in getattr(resolved.item, "sentences", [])]
     )
-    year = date[:4]
-    return any(
-        year in text or any(q.value == int(year) for q in find_quantities(text)) for text in texts
+    text = " ".join(texts)
+    if states_date(text, date):
+        return "stated"
+    by_publication = published.date is not None and (
+        states_date(text, date, published.date[:4]) or published.date.startswith(date)
     )
+    if by_publication:
+        return "inferred" if published.inferred else "stated"
+    return None
