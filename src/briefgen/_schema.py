@@ -9,9 +9,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from briefgen._grounding import (
     echoes,
@@ -49,6 +58,9 @@ IsoDate = Annotated[
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+_M = TypeVar("_M", bound=_Model)
 
 
 def _article(info: ValidationInfo) -> Article | None:
@@ -266,16 +278,71 @@ class ArticleBrief(_Model):
     @model_validator(mode="after")
     def _grounded(self, info: ValidationInfo) -> ArticleBrief:
         article = _article(info)
-        if article is None:
-            return self
-        problems = [
-            *summary_problems(self, article),
-            *reference_problems(self, article),
-            *date_problems(self, article),
-        ]
+        problems = brief_problems(self, article) if article else []
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _every_problem(
+        cls, data: Any, handler: ModelWrapValidatorHandler[ArticleBrief], info: ValidationInfo
+    ) -> ArticleBrief:
+        """When items fail, report the brief's own problems too, so one re-ask can fix all.
+
+        The brief-level checks (summary, who holds positions, dates) would otherwise wait
+        until every item passes, and re-asks are few.
+        """
+        try:
+            return handler(data)
+        except ValidationError as err:
+            article = _article(info)
+            errors = err.errors()
+            if article is None or not isinstance(data, dict) or not all(e["loc"] for e in errors):
+                raise
+            problems = brief_problems(_valid_part(data, info.context), article)
+            if not problems:
+                raise
+            details: list[InitErrorDetails] = [
+                {"type": e["type"], "loc": e["loc"], "input": e["input"], "ctx": e.get("ctx", {})}
+                for e in errors
+            ]
+            message = PydanticCustomError("brief", "{problems}", {"problems": "; ".join(problems)})
+            details.append({"type": message, "loc": (), "input": data})
+            raise ValidationError.from_exception_data(cls.__name__, details) from None
+
+
+def _valid_part(data: dict[str, Any], context: Any) -> ArticleBrief:
+    """The part of a failing answer that validates item by item, for the brief-level checks."""
+
+    def valid(model: type[_M], items: Any) -> list[_M]:
+        kept = []
+        for item in items if isinstance(items, list) else []:
+            try:
+                kept.append(model.model_validate(item, context=context))
+            except ValidationError:
+                continue
+        return kept
+
+    published = valid(Published, [data.get("published")])
+    return ArticleBrief.model_construct(
+        title=str(data.get("title") or ""),
+        summary=str(data.get("summary") or ""),
+        published=published[0] if published else Published(date=None, inferred=True, basis="-"),
+        actors=valid(Actor, data.get("actors")),
+        figures=valid(Figure, data.get("figures")),
+        positions=valid(Position, data.get("positions")),
+        disputes=valid(Dispute, data.get("disputes")),
+    )
+
+
+def brief_problems(brief: ArticleBrief, article: Article) -> list[str]:
+    """What is wrong with the brief as a whole rather than with one item."""
+    return [
+        *summary_problems(brief, article),
+        *reference_problems(brief, article),
+        *date_problems(brief, article),
+    ]
 
 
 def summary_problems(brief: ArticleBrief, article: Article) -> list[str]:
@@ -321,39 +388,52 @@ def as_of_problem(figure: Figure, published: Published, article: Article) -> str
 def date_problems(brief: ArticleBrief, article: Article) -> list[str]:
     """Dates the article does not support: a "stated" publication date, figures' as-of dates."""
     problems = [p for p in [publication_problem(brief.published, article)] if p]
-    for i, figure in enumerate(brief.figures, start=1):
+    for figure in brief.figures:
         problem = as_of_problem(figure, brief.published, article)
         if problem:
-            problems.append(f"figures[{i}]: {problem}")
+            problems.append(f"figure {figure.value!r}: {problem}")
     return problems
 
 
-def known_names(brief: ArticleBrief) -> list[str]:
-    """Every name and alias the brief declares for its actors."""
-    return [name for actor in brief.actors for name in (actor.name, *actor.aliases)]
+def known_names(actors: Iterable[Actor]) -> list[str]:
+    """Every name and alias declared for `actors`."""
+    return [name for actor in actors for name in (actor.name, *actor.aliases)]
 
 
-def actor_known(name: str, brief: ArticleBrief, article: Article) -> bool:
-    """Whether `name` is a declared actor or occurs in the article text."""
-    folded = name.strip().casefold()
-    return folded in {n.casefold() for n in known_names(brief)} or mentions(
-        " ".join(article.sentences), [name]
-    )
+def strangers(holders: Iterable[str], names: Sequence[str], article: Article) -> list[str]:
+    """The holders that are neither a declared actor name or alias nor named in the article."""
+    declared = {n.casefold() for n in names}
+    text = " ".join(article.sentences)
+    return [h for h in holders if h.strip().casefold() not in declared and not mentions(text, [h])]
+
+
+def position_strangers(position: Position, names: Sequence[str], article: Article) -> list[str]:
+    return [
+        f"it is held by {who!r}, who is not named in the article or in actors"
+        for who in strangers([position.actor], names, article)
+    ]
+
+
+def dispute_strangers(dispute: Dispute, names: Sequence[str], article: Article) -> list[str]:
+    return [
+        f"a side is held by {who!r}, who is not named in the article or in actors"
+        for who in strangers([side.actor for side in dispute.sides], names, article)
+    ]
 
 
 def reference_problems(brief: ArticleBrief, article: Article) -> list[str]:
     """Positions and dispute sides held by actors the article never names."""
+    names = known_names(brief.actors)
     problems = [
-        f"position {i} is held by {p.actor!r}, who is not named in the article or in actors"
-        for i, p in enumerate(brief.positions, start=1)
-        if not actor_known(p.actor, brief, article)
+        f"the position on {p.issue!r}: {problem}"
+        for p in brief.positions
+        for problem in position_strangers(p, names, article)
     ]
-    for i, dispute in enumerate(brief.disputes, start=1):
-        problems += [
-            f"dispute {i} has a side held by {s.actor!r}, who is not named in the article"
-            for s in dispute.sides
-            if not actor_known(s.actor, brief, article)
-        ]
+    problems += [
+        f"the dispute on {d.topic!r}: {problem}"
+        for d in brief.disputes
+        for problem in dispute_strangers(d, names, article)
+    ]
     return problems
 
 

@@ -27,8 +27,10 @@ from briefgen._schema import (
     Position,
     Published,
     TimelineEvent,
-    actor_known,
     as_of_problem,
+    dispute_strangers,
+    known_names,
+    position_strangers,
     publication_problem,
     summary_problems,
     unsupported_numbers,
@@ -160,16 +162,30 @@ def salvage_article(raw: dict[str, Any], article: Article) -> ArticleResult:
             dropped.append(Dropped(f"{where}.figures[{i}].as_of", problem, figure.as_of))
             figure = figure.model_copy(update={"as_of": None})
         figures.append(figure)
+    actors = _keep_valid(raw.get("actors"), Actor, f"{where}.actors", context, dropped)
+    names = known_names(actors)
     brief = ArticleBrief.model_construct(
         title=str(raw.get("title") or _UNTITLED),
         published=published,
         summary=str(raw.get("summary") or ""),
-        actors=_keep_valid(raw.get("actors"), Actor, f"{where}.actors", context, dropped),
+        actors=actors,
         figures=figures,
         positions=_keep_valid(
-            raw.get("positions"), Position, f"{where}.positions", context, dropped
+            raw.get("positions"),
+            Position,
+            f"{where}.positions",
+            context,
+            dropped,
+            lambda p: position_strangers(p, names, article),
         ),
-        disputes=_keep_valid(raw.get("disputes"), Dispute, f"{where}.disputes", context, dropped),
+        disputes=_keep_valid(
+            raw.get("disputes"),
+            Dispute,
+            f"{where}.disputes",
+            context,
+            dropped,
+            lambda d: dispute_strangers(d, names, article),
+        ),
     )
     problems = summary_problems(brief, article)
     if problems:
@@ -177,21 +193,6 @@ def salvage_article(raw: dict[str, Any], article: Article) -> ArticleResult:
         brief.summary = ""
         if summary_problems(brief, article):  # the stray number or echo was in the title
             brief.title = _UNTITLED
-    kept_positions = []
-    for i, p in enumerate(brief.positions, start=1):
-        if actor_known(p.actor, brief, article):
-            kept_positions.append(p)
-        else:
-            dropped.append(Dropped(f"{where}.positions[{i}]", f"{p.actor!r} is not named", p))
-    brief.positions = kept_positions
-    kept_disputes = []
-    for i, d in enumerate(brief.disputes, start=1):
-        strangers = [s.actor for s in d.sides if not actor_known(s.actor, brief, article)]
-        if strangers:
-            dropped.append(Dropped(f"{where}.disputes[{i}]", f"{strangers} not named", d))
-        else:
-            kept_disputes.append(d)
-    brief.disputes = kept_disputes
     # Re-validate the whole: salvage must never produce something the strict path rejects.
     checked = ArticleBrief.model_validate(brief.model_dump(), context=context)
     return ArticleResult(article=article, brief=checked, dropped=dropped)

@@ -1,10 +1,16 @@
-"""Re-record `tests/cassettes/seeds.yaml` from the hand-written script in `script/seeds/`.
+"""Re-record the cassettes beside this file from the hand-written scripts in `script/`.
 
-    python tests/cassettes/record.py
+    python tests/cassettes/record.py            # every recording
+    python tests/cassettes/record.py battery    # one of them
 
-starts the scripted endpoint (`tests/scripted.py`) on loopback and runs
-`briefgen summarize seeds/ --record tests/cassettes/seeds.yaml` against it. To record
-against a real model instead, see README.md beside this file.
+Each recording starts the scripted endpoint (`tests/scripted.py`) on loopback and runs
+`briefgen summarize ARTICLES --record CASSETTE` against it:
+
+- `seeds`: `seeds/` → `seeds.yaml`, from `script/seeds/` (the analyst's answers for the demo);
+- `battery`: `tests/battery/articles/` → `battery.yaml`, from `script/battery/` (answers that
+  are wrong on purpose, to prove each way of failing is caught).
+
+To record against a real model instead, see README.md beside this file.
 """
 
 from __future__ import annotations
@@ -20,9 +26,14 @@ sys.path.insert(0, str(HERE.parent))
 
 from scripted import MODEL, Script, load_script, serve  # noqa: E402
 
+RECORDINGS = {
+    "seeds": ROOT / "seeds",
+    "battery": ROOT / "tests" / "battery" / "articles",
+}
 
-def main() -> int:
-    script = load_script(HERE / "script" / "seeds")
+
+def record(name: str) -> int:
+    script = load_script(HERE / "script" / name)
     with serve(Script(script)) as server:
         env = {**os.environ, "OPENAI_API_KEY": "sk-scripted-dummy"}
         command = [
@@ -30,9 +41,9 @@ def main() -> int:
             "-m",
             "briefgen",
             "summarize",
-            str(ROOT / "seeds"),
+            str(RECORDINGS[name]),
             "--record",
-            str(HERE / "seeds.yaml"),
+            str(HERE / f"{name}.yaml"),
             "--base-url",
             server.base_url,
             "--model",
@@ -45,5 +56,13 @@ def main() -> int:
         return subprocess.run(command, env=env, check=False).returncode
 
 
+def main(names: list[str]) -> int:
+    unknown = [n for n in names if n not in RECORDINGS]
+    if unknown:
+        print(f"unknown recording {unknown[0]!r}; choose from {', '.join(RECORDINGS)}")
+        return 2
+    return max((record(name) for name in names or list(RECORDINGS)), default=0)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))
