@@ -313,3 +313,14 @@ def test_a_timeline_date_resting_on_an_inferred_publication_date_is_marked(
     assert index.date_basis(stated) == "stated"
     assert index.date_basis(inferred) == "inferred"
     assert index.date_basis(unsupported) is None
+
+
+def test_a_number_in_an_items_own_words_must_be_in_the_article(article: Article) -> None:
+    position = {
+        "actor": "Chaudhry",
+        "issue": "returns",
+        "stance": "Says 1.5 million more will be sent back.",
+        "sentences": [7],
+    }
+    with pytest.raises(ValidationError, match="states '1.5 million', which the article does not"):
+        Position.model_validate(position, context={"article": article})

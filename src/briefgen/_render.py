@@ -170,8 +170,8 @@ def _articles(doc: Document, notes: _Footnotes) -> list[str]:
     out = ["## Per-article notes", ""]
     for a in doc.articles:
         date = a.published.date or "date unknown"
-        if a.published.date and a.published.inferred:
-            date += f" (inferred: {_md(a.published.basis)})"
+        if a.published.inferred:
+            date += f" ({'inferred: ' if a.published.date else ''}{_md(a.published.basis)})"
         out += [f"### {a.id}: {_md(a.title)}", "", f"`{a.file}` · {date}", ""]
         if a.instructions:
             where = ", ".join(f"S{i}" for i in a.instructions)

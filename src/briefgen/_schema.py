@@ -98,7 +98,14 @@ def echo_problems(texts: Iterable[str], article: Article) -> list[str]:
 
 
 def _prose(article: Article, *texts: str) -> None:
-    problems = echo_problems(texts, article)
+    """Model-written words in an item: no number the article does not state, no echo of a
+    planted instruction."""
+    problems = [
+        f"{text!r} states {n!r}, which the article does not"
+        for text in texts
+        for n in unsupported_numbers(text, article.sentences)
+    ]
+    problems += echo_problems(texts, article)
     if problems:
         raise ValueError("; ".join(problems))
 
