@@ -6,8 +6,9 @@ not a language model and never claims to be one: every response names the model
 `scripted-analyst` and carries the system fingerprint `scripted`.
 
 Which answer is served:
-- the user message names what is asked about: `Article 001 (...)` → `001`, a corpus prompt
-  (`N article briefs follow.`) → `corpus`;
+- the user message names what is asked about: `Article 001 (...)` → `001`; a corpus prompt
+  (`N article briefs follow (000, 001).`) → `corpus-000-001` if the script has that key,
+  else `corpus`; a merge prompt (`N partial briefs follow (000-001, 002).`) → `merge`;
 - the number of re-ask messages in the conversation picks the answer: the first ask gets
   `answers[0]`, the first re-ask `answers[1]`, and so on (the last answer repeats).
 
@@ -31,7 +32,7 @@ from typing import Any
 
 MODEL = "scripted-analyst"
 _ARTICLE = re.compile(r"^Article (?P<id>[A-Za-z0-9-]+) \(")
-_CORPUS = re.compile(r"^\d+ article briefs follow\.")
+_CORPUS = re.compile(r"^\d+ (?P<kind>article|partial) briefs follow \((?P<ids>[^)]*)\)\.")
 _REASK = "Validation Error found"
 
 
@@ -43,16 +44,19 @@ def load_script(directory: Path) -> dict[str, list[Any]]:
     }
 
 
-def _key(messages: Sequence[Mapping[str, Any]]) -> str:
+def _keys(messages: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The script keys that may answer these messages, most specific first."""
     for message in messages:
         if message.get("role") != "user":
             continue
         content = str(message.get("content") or "")
         if match := _ARTICLE.match(content):
-            return match["id"]
-        if _CORPUS.match(content):
-            return "corpus"
-    return "unknown"
+            return [match["id"]]
+        if match := _CORPUS.match(content):
+            if match["kind"] == "partial":
+                return ["merge"]
+            return ["corpus-" + "-".join(match["ids"].split(", ")), "corpus"]
+    return ["unknown"]
 
 
 def _clean(answer: Any) -> Any:
@@ -84,7 +88,8 @@ class Script:
         with self._lock:
             self.requests.append(request)
             messages = request.get("messages") or []
-            key = _key(messages)
+            keys = _keys(messages)
+            key = next((k for k in keys if k in self.answers), keys[0])
             answers = self.answers.get(key)
             if not answers:
                 return 404, {}, {"error": {"message": f"no scripted answer for {key!r}"}}

@@ -94,7 +94,7 @@ def test_every_figure_and_quote_has_a_file_sentence_footnote(result: CorpusResul
 def test_table_cells_and_mermaid_lines_are_escaped(result: CorpusResult) -> None:
     md = to_markdown(build(result))
     # The event's only date is the article's inferred publication date, so it says so.
-    assert "    2024-05 (inferred) : Floods, families leave" in md
+    assert "    2024-05 (inferred) : Floods — families leave" in md
     assert "- **2024-05 (inferred)** — Floods: families leave (001.F1)" in md
 
 

@@ -20,7 +20,7 @@ from briefgen._corpus import Article, load
 from briefgen._document import Document, build
 from briefgen._errors import BriefgenError, ConfigError, InputError, StrictError
 from briefgen._llm import DEFAULT_MODEL, Settings
-from briefgen._pipeline import Pipeline, Run
+from briefgen._pipeline import DEFAULT_CONTEXT_BUDGET, Pipeline, Run
 from briefgen._prompts import Prompts
 from briefgen._render import to_json, to_markdown
 
@@ -99,6 +99,15 @@ def summarize(
     concurrency: Annotated[
         int, typer.Option(min=1, max=64, help="Articles asked about at once.")
     ] = 4,
+    context_budget: Annotated[
+        int,
+        typer.Option(
+            min=1_000,
+            envvar="BRIEFGEN_CONTEXT_BUDGET",
+            help="Most prompt tokens per corpus call (tiktoken cl100k_base); past it the "
+            "briefs are synthesised in parts and merged.",
+        ),
+    ] = DEFAULT_CONTEXT_BUDGET,
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Ask the model even for articles seen before.")
     ] = False,
@@ -130,6 +139,7 @@ def summarize(
             record,
             prompts,
             concurrency,
+            context_budget,
             no_cache,
             strict,
             verbose,
@@ -161,6 +171,7 @@ def _summarize(
     record: Path | None,
     prompts_dir: Path | None,
     concurrency: int,
+    context_budget: int,
     no_cache: bool,
     strict: bool,
     verbose: bool,
@@ -193,7 +204,13 @@ def _summarize(
         api_key=api_key or "sk-no-key-needed",
         http_retries=0 if replay else 3,
     )
-    pipeline = Pipeline(settings, prompts=prompts, cache=cache, concurrency=concurrency)
+    pipeline = Pipeline(
+        settings,
+        prompts=prompts,
+        cache=cache,
+        concurrency=concurrency,
+        context_budget=context_budget,
+    )
     run = _run_with_progress(pipeline, articles, replay, record)
     document = build(run.result)
     text = to_json(document) if fmt is Format.json else to_markdown(document)
@@ -238,8 +255,10 @@ def _report(run: Run, document: Document, model: str, seconds: float, verbose: b
     u = run.usage
     cost = u.cost(model)
     shown = f"${cost:.4f}" if cost is not None else "unknown for this model"
+    levels = f" in {u.levels} corpus levels" if u.levels > 1 else ""
     typer.echo(
-        f"briefgen: {len(document.articles)} articles, {u.calls} calls, {u.reasks} re-asks, "
+        f"briefgen: {len(document.articles)} articles, {u.calls} calls{levels}, "
+        f"{u.reasks} re-asks, "
         f"{u.cache_hits} cache hits, {u.prompt_tokens}+{u.completion_tokens} tokens, "
         f"cost {shown}, {document.verification.verified} items verified, "
         f"{len(document.verification.dropped)} dropped, {seconds:.1f}s",

@@ -12,7 +12,7 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from briefgen._grounding import parse_quantity
-from briefgen._schema import Actor, Figure, Position
+from briefgen._schema import Actor, Figure, Position, TimelineEvent
 from briefgen._verify import ArticleResult, CorpusResult, ItemIndex
 
 FORMAT_VERSION = 1
@@ -117,6 +117,11 @@ class DocFigureGroup(_Out):
     members: list[str] = Field(description="Figure ids, ordered by as-of date.")
 
 
+class DocIssue(_Out):
+    issue: str
+    positions: list[str]
+
+
 class DocCorpusSide(_Out):
     label: str
     positions: list[str]
@@ -135,14 +140,20 @@ class DocEvent(_Out):
     )
     event: str
     sources: list[str]
+    series: bool = Field(
+        default=False,
+        description="True for a point of a figure time series, written by code from the "
+        "figure; False for an event the corpus step dated.",
+    )
 
 
 class DocCorpus(_Out):
     overview: str
     actors: list[DocActorGroup]
     figure_groups: list[DocFigureGroup]
+    issues: list[DocIssue]
     disputes: list[DocCorpusDispute]
-    timeline: list[DocEvent]
+    timeline: list[DocEvent] = Field(description="Events and figure series, by date.")
 
 
 class DocDropped(_Out):
@@ -253,6 +264,22 @@ def build(result: CorpusResult) -> Document:
         # Undated figures go last; ties keep the model's order.
         return sorted(ids, key=lambda i: (figures[i].as_of is None, figures[i].as_of or ""))
 
+    def event(date: str, text: str, sources: list[str], series: bool = False) -> DocEvent:
+        dated = TimelineEvent(date=date, event=text, sources=sources)
+        inferred = index.date_basis(dated) == "inferred"
+        return DocEvent(date=date, inferred=inferred, event=text, sources=sources, series=series)
+
+    events = [event(e.date, e.event, list(e.sources)) for e in c.timeline]
+    # A time series's dated values join the timeline, written by code from verified figures.
+    series = [
+        event(
+            f.as_of, f"{g.metric}: {f'{f.qualifier} ' if f.qualifier else ''}{f.value}", [i], True
+        )
+        for g in c.figure_groups
+        if g.relation == "timeline"
+        for i in g.members
+        if (f := figures[i]).as_of
+    ]
     corpus = DocCorpus(
         overview=c.overview,
         actors=[
@@ -273,18 +300,8 @@ def build(result: CorpusResult) -> Document:
             )
             for d in c.disputes
         ],
-        timeline=sorted(
-            (
-                DocEvent(
-                    date=e.date,
-                    inferred=index.date_basis(e) == "inferred",
-                    event=e.event,
-                    sources=list(e.sources),
-                )
-                for e in c.timeline
-            ),
-            key=lambda e: e.date,
-        ),
+        issues=[DocIssue(issue=i.issue, positions=list(i.positions)) for i in c.issues],
+        timeline=sorted([*events, *series], key=lambda e: (e.date, e.series)),
     )
     dropped = [DocDropped(where=d.where, reason=d.reason) for d in result.all_dropped()]
     return Document(

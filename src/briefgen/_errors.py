@@ -2,6 +2,7 @@
 
 BriefgenError                 anything the CLI prints as one line
 ├── InputError                 a path, file or option the user gave is unusable   (exit 2)
+│   └── BudgetError            --context-budget cannot hold even one brief         (exit 2)
 ├── ConfigError                no way to reach a model: no key, no base URL       (exit 2)
 ├── ReplayMissError            --replay lacks a request this run makes            (exit 1)
 ├── ModelError                 the model or its endpoint failed after retries     (exit 1)
@@ -21,6 +22,10 @@ class InputError(BriefgenError):
     """A path, file or option the user gave cannot be used."""
 
     exit_code = 2
+
+
+class BudgetError(InputError):
+    """The context budget is too small to hold one brief, or to merge two."""
 
 
 class ConfigError(BriefgenError):

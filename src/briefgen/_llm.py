@@ -42,6 +42,7 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cache_hits: int = 0
+    levels: int = 1  # corpus synthesis levels: 2 or more when the briefs exceeded the budget
 
     def add(self, other: Usage) -> None:
         self.calls += other.calls

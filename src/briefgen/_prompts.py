@@ -11,7 +11,14 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from briefgen._errors import InputError
 
-TEMPLATES = ("extract_system.j2", "extract_user.j2", "corpus_system.j2", "corpus_user.j2")
+TEMPLATES = (
+    "extract_system.j2",
+    "extract_user.j2",
+    "corpus_system.j2",
+    "corpus_user.j2",
+    "merge_system.j2",
+    "merge_user.j2",
+)
 
 
 def default_dir() -> Path:
@@ -23,7 +30,7 @@ def default_dir() -> Path:
 
 
 class Prompts:
-    """The four templates, from `directory` or the shipped defaults."""
+    """The templates, from `directory` or the shipped defaults."""
 
     def __init__(self, directory: Path | None = None) -> None:
         self.directory = directory or default_dir()

@@ -109,12 +109,20 @@ def _timeline(doc: Document) -> list[str]:
     events = doc.corpus.timeline
     if not events:
         return ["## Timeline", "", "_No dated events verified._", ""]
+    by_period: dict[str, list[str]] = {}
+    for e in events:
+        by_period.setdefault(_when(e), []).append(_mermaid(e.event))
     out = ["## Timeline", "", "```mermaid", "timeline"]
-    out += [f"    {_when(e)} : {_mermaid(e.event)}" for e in events]
+    out += [f"    {period} : {' : '.join(texts)}" for period, texts in by_period.items()]
     out += ["```", ""]
     out += [f"- **{_when(e)}** — {_md(e.event)} ({', '.join(e.sources)})" for e in events]
+    notes = []
+    if any(e.series for e in events):
+        notes.append("values of a figure time series are placed at their as-of dates")
     if any(e.inferred for e in events):
-        out += ["", "_(inferred): placed by an article's inferred publication date._"]
+        notes.append("(inferred): placed by an article's inferred publication date")
+    if notes:
+        out += ["", f"_{'; '.join(notes).capitalize()}._"]
     return [*out, ""]
 
 
@@ -134,15 +142,55 @@ def _quoted(p: DocPosition) -> str:
     return f"{_md(p.stance)} “{_md(p.quote)}”" if p.quote else _md(p.stance)
 
 
-def _positions(doc: Document, notes: _Footnotes) -> list[str]:
-    out = ["## Positions", "", "| Actor | Issue | Stance | Source |", "| --- | --- | --- | --- |"]
+def _holders(doc: Document) -> dict[str, str]:
+    """Each position id → the name of the actor group that holds it (or the name given)."""
+    group_of = {m: g.name for g in doc.corpus.actors for m in g.members}
+    by_name = {n.casefold(): g.name for g in doc.corpus.actors for n in (g.name, *g.aliases)}
+    holders = {}
     for a in doc.articles:
+        own = {n.casefold(): actor.id for actor in a.actors for n in (actor.name, *actor.aliases)}
+        for p in a.positions:
+            key = p.actor.casefold()
+            actor_id = own.get(key)
+            holders[p.id] = group_of.get(actor_id or "") or by_name.get(key) or p.actor
+    return holders
+
+
+def _positions(doc: Document, notes: _Footnotes) -> list[str]:
+    """Actors by issue, each cell the stances with their sources; then any position the
+    corpus step put under no issue."""
+    positions = {p.id: p for a in doc.articles for p in a.positions}
+    holders = _holders(doc)
+    issues = doc.corpus.issues
+    out = ["## Positions", ""]
+    cells: dict[str, dict[int, list[str]]] = {}
+    for g in doc.corpus.actors:  # rows in the order of the actors section
+        cells[g.name] = {}
+    for column, issue in enumerate(issues):
+        for pid in issue.positions:
+            p = positions[pid]
+            cell = f"{_md(p.stance)} ({_where(p.citations)}) {notes.ref(p.citations)}"
+            cells.setdefault(holders[pid], {}).setdefault(column, []).append(cell)
+    if issues:
+        out.append("| Actor | " + " | ".join(_md(i.issue) for i in issues) + " |")
+        out.append("| --- |" + " --- |" * len(issues))
+        for actor, row in cells.items():
+            if row:
+                texts = ["<br>".join(row.get(c, [])) or "—" for c in range(len(issues))]
+                out.append(f"| {_md(actor)} | " + " | ".join(texts) + " |")
+        out.append("")
+    covered = {pid for i in issues for pid in i.positions}
+    rest = [p for p in positions.values() if p.id not in covered]
+    if rest:
+        out += ["### Other positions", ""] if issues else []
+        out += ["| Actor | Issue | Stance | Source |", "| --- | --- | --- | --- |"]
         out += [
-            f"| {_md(p.actor)} | {_md(p.issue)} | {_quoted(p)} | "
+            f"| {_md(holders[p.id])} | {_md(p.issue)} | {_quoted(p)} | "
             f"{_where(p.citations)} {notes.ref(p.citations)} |"
-            for p in a.positions
+            for p in rest
         ]
-    return [*out, ""]
+        out.append("")
+    return out
 
 
 def _disputes(doc: Document, notes: _Footnotes) -> list[str]:
@@ -194,4 +242,4 @@ def _articles(doc: Document, notes: _Footnotes) -> list[str]:
 
 def _mermaid(text: str) -> str:
     # ':' separates events and '#' starts an entity in Mermaid timelines.
-    return re.sub(r"[:#;]", ",", _md(text))
+    return re.sub(r"[:#;]", ",", _md(text).replace(": ", " — "))

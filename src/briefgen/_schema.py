@@ -490,6 +490,15 @@ class CorpusDispute(_Model):
     )
 
 
+class CorpusIssue(_Model):
+    """One question actors take sides on, across articles."""
+
+    issue: str = Field(description="The question, neutrally worded, in a few words.")
+    positions: list[ItemId] = Field(
+        min_length=1, description="Position ids (xxx.Pn) that take a side on it."
+    )
+
+
 class TimelineEvent(_Model):
     """A dated event."""
 
@@ -511,6 +520,10 @@ class CorpusBrief(_Model):
     )
     actors: list[ActorGroup]
     figure_groups: list[FigureGroup]
+    issues: list[CorpusIssue] = Field(
+        default_factory=list,
+        description="The questions the positions address: every position id in one issue.",
+    )
     disputes: list[CorpusDispute]
     timeline: list[TimelineEvent]
 

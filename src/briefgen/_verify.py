@@ -21,6 +21,7 @@ from briefgen._schema import (
     ArticleBrief,
     CorpusBrief,
     CorpusDispute,
+    CorpusIssue,
     Dispute,
     Figure,
     FigureGroup,
@@ -85,6 +86,7 @@ class CorpusResult:
         parts: list[Sequence[object]] = [
             corpus.actors,
             corpus.figure_groups,
+            corpus.issues,
             corpus.disputes,
             corpus.timeline,
         ]
@@ -259,6 +261,7 @@ class ItemIndex:
         return [
             ("actors", brief.actors, self.actor_group_problems),
             ("figure_groups", brief.figure_groups, self.figure_group_problems),
+            ("issues", brief.issues, self.issue_problems),
             ("disputes", brief.disputes, self.dispute_problems),
             ("timeline", brief.timeline, self.event_problems),
         ]
@@ -318,6 +321,9 @@ class ItemIndex:
             )
         return problems
 
+    def issue_problems(self, issue: CorpusIssue) -> list[str]:
+        return self.prose_problems(issue.issue) + self._members(issue.positions, "P")[1]
+
     def dispute_problems(self, dispute: CorpusDispute) -> list[str]:
         problems = self.prose_problems(
             dispute.topic, dispute.settle, *(side.label for side in dispute.sides)
@@ -343,13 +349,16 @@ class ItemIndex:
                 bases.add(_date_basis(resolved, event.date))
         return "stated" if "stated" in bases else "inferred" if "inferred" in bases else None
 
-    def salvage(self, raw: dict[str, Any]) -> tuple[CorpusBrief, list[Dropped]]:
+    def salvage(
+        self, raw: dict[str, Any], where: str = "corpus"
+    ) -> tuple[CorpusBrief, list[Dropped]]:
         """Keep the parts of a still-failing corpus answer that pass on their own."""
         dropped: list[Dropped] = []
         parts: dict[str, list[Any]] = {}
         models: dict[str, type[BaseModel]] = {
             "actors": ActorGroup,
             "figure_groups": FigureGroup,
+            "issues": CorpusIssue,
             "disputes": CorpusDispute,
             "timeline": TimelineEvent,
         }
@@ -357,17 +366,18 @@ class ItemIndex:
             name: checker
             for name, _, checker in self._parts(
                 CorpusBrief.model_construct(
-                    overview="", actors=[], figure_groups=[], disputes=[], timeline=[]
+                    overview="", actors=[], figure_groups=[], issues=[], disputes=[], timeline=[]
                 )
             )
         }
         for name, model in models.items():
-            where = f"corpus.{name}"
-            parts[name] = _keep_valid(raw.get(name), model, where, {}, dropped, checkers[name])
+            parts[name] = _keep_valid(
+                raw.get(name), model, f"{where}.{name}", {}, dropped, checkers[name]
+            )
         overview = str(raw.get("overview") or "")
         problems = self.prose_problems(overview)
         if problems:
-            dropped.append(Dropped("corpus.overview", "; ".join(problems)))
+            dropped.append(Dropped(f"{where}.overview", "; ".join(problems)))
             overview = ""
         brief = CorpusBrief(overview=overview, **parts)
         return brief, dropped
