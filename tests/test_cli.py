@@ -56,6 +56,63 @@ def test_the_seed_brief_has_every_section(seed_brief: str) -> None:
     assert "Verification: " in seed_brief and " items verified, 0 dropped." in seed_brief
 
 
+@pytest.mark.parametrize(
+    "row",
+    [
+        "| Mumtaz Zahra Baloch | Baloch, foreign ministry spokeswoman, Foreign Ministry "
+        "spokesperson, foreign office spokesperson | 000, 002, 004 |",
+        "| TTP | Tehreek-i-Taliban Pakistan, Tehreek-e-Taliban Pakistan, Pakistani Taliban | "
+        "000, 001 |",
+        "| Islamic Emirate of Afghanistan | Kabul interim government, Afghan authorities, Kabul, "
+        "interim Afghan government, Taliban administration, Taliban government, Taliban | "
+        "000, 001, 003, 004 |",
+    ],
+)
+def test_the_seed_brief_merges_actors_with_their_aliases(seed_brief: str, row: str) -> None:
+    assert row in seed_brief
+
+
+def test_the_seed_brief_reconciles_figures_per_metric(seed_brief: str) -> None:
+    assert "### Afghans in Pakistan according to the UN — ⚠ conflicting" in seed_brief
+    assert "— consistent" in seed_brief and "— time series" in seed_brief
+    series = seed_brief[seed_brief.index("— time series") :]
+    series = series[: series.index("###")]
+    dates = [
+        line.split(" | ")[2]
+        for line in series.splitlines()
+        if line.startswith("| ") and "---" not in line
+    ][1:]
+    assert dates == sorted(dates)  # ordered by as-of date
+    assert "_Definitions differ: some counts are deportations only" in seed_brief
+
+
+def test_the_seed_brief_pivots_positions_by_issue(seed_brief: str) -> None:
+    section = seed_brief[seed_brief.index("## Positions") : seed_brief.index("## Open disputes")]
+    header = section.splitlines()[2]
+    assert header.startswith("| Actor | Whether the deportations should go on |")
+    assert header.count(" | ") == 7  # the actor column and seven issues
+    row = next(line for line in section.splitlines() if line.startswith("| Anwaar-ul-Haq Kakar |"))
+    assert "Pakistan will not deport at-risk groups (003:S10) [^" in row
+    assert "### Other positions" not in seed_brief  # every seed position is under an issue
+
+
+def test_the_seed_timeline_holds_events_series_and_inferred_dates(seed_brief: str) -> None:
+    timeline = seed_brief[seed_brief.index("## Timeline") : seed_brief.index("## Actors")]
+    assert "    2021-08 : The Taliban take political control of Afghanistan." in timeline
+    assert (
+        "    2024-10 : Foreign ministry gives the count sent back since November 2023. : "
+        in timeline
+    )
+    assert "- **2024-10** — Afghans who left Pakistan since the crackdown began" in timeline
+    assert "- **2025 (inferred)** — " in timeline
+
+
+def test_the_seed_disputes_say_what_would_settle_them(seed_brief: str) -> None:
+    disputes = seed_brief[seed_brief.index("## Open disputes") : seed_brief.index("## Per-article")]
+    assert disputes.count("### ") == 3
+    assert "- _What would settle it:_ A joint mechanism agreed by both countries" in disputes
+
+
 def test_every_seed_figure_reaches_the_brief_with_its_source(seed_brief: str) -> None:
     result = runner.invoke(
         app, ["summarize", str(SEEDS), "--replay", str(SEED_CASSETTE), "--format", "json"]

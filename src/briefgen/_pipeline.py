@@ -105,7 +105,6 @@ class Pipeline:
         code, so no group, issue, dispute or event is lost on the way up.
         """
         index = ItemIndex(results)
-        lines = {i: line for r in results for i, line in item_lines(r, refs=False).items()}
         units: list[dict[str, Any]] = [brief_view(r) for r in results]
         dropped: list[Dropped] = []
         level = 1
@@ -120,7 +119,7 @@ class Pipeline:
             for chunk, (answer, lost) in zip(chunks, answers, strict=True):
                 dropped += lost
                 inputs = [u["brief"] for u in chunk if "brief" in u]
-                merged.append(partial_view(carry_over(answer, inputs, index), chunk, lines))
+                merged.append(partial_view(carry_over(answer, inputs, index), chunk, index))
             if len(merged) == 1:
                 break
             units = merged
@@ -226,13 +225,12 @@ def _part_id(units: Sequence[dict[str, Any]]) -> str:
     return ids[0] if len(ids) == 1 else f"{ids[0]}-{ids[-1]}"
 
 
-def item_lines(result: ArticleResult, refs: bool = True) -> dict[str, str]:
-    """Every verified item of one article as a prompt line, by id (`001.F2 figure: ...`),
-    with the sentences it cites unless `refs` is false (merge prompts leave them out)."""
+def item_lines(result: ArticleResult) -> dict[str, str]:
+    """Every verified item of one article as a prompt line, by id (`001.F2 figure: ...`)."""
     b, aid = result.brief, result.article.id
 
     def cites(ids: Sequence[int]) -> str:
-        return f" [{', '.join(f'{aid}.S{i}' for i in ids)}]" if refs else ""
+        return f" [{', '.join(f'{aid}.S{i}' for i in ids)}]"
 
     lines = {}
     for n, a in enumerate(b.actors, start=1):
@@ -272,30 +270,48 @@ def brief_view(result: ArticleResult) -> dict[str, Any]:
     }
 
 
+def _compact(index: ItemIndex, item_id: str) -> str:
+    """An item as a merge prompt shows it: only what joining across parts needs."""
+    resolved = index.resolve(item_id)
+    if resolved is None:  # pragma: no cover - ids in a verified brief resolve
+        return item_id
+    item = resolved.item
+    if resolved.kind == "F":
+        qualifier = f"{item.qualifier} " if item.qualifier else ""
+        as_of = f"; as of {item.as_of}" if item.as_of else ""
+        return f"{item_id}: {qualifier}{item.value} {item.unit} — {item.measures}{as_of}"
+    if resolved.kind == "P":
+        return f"{item_id}: {item.actor} — {item.stance}"
+    if resolved.kind == "A":
+        return " / ".join([item.name, *item.aliases])
+    return f"{item_id}: {item}"
+
+
 def partial_view(
-    brief: CorpusBrief, units: Sequence[dict[str, Any]], lines: dict[str, str]
+    brief: CorpusBrief, units: Sequence[dict[str, Any]], index: ItemIndex
 ) -> dict[str, Any]:
-    """A (partial) corpus brief of `units` as a merge prompt shows it: each of its parts with
-    the items it names (each once), and the figures of its articles that no group holds."""
+    """A (partial) corpus brief of `units` as a merge prompt shows it, compactly: its groups,
+    issues, disputes and events by id, the figures and positions they hold (each once), and
+    the figures of its articles that no group holds yet."""
     articles = _articles(units)
     shown: set[str] = set()
     out: list[str] = []
 
     def items(ids: Sequence[str]) -> None:
         for item_id in ids:
-            if item_id not in shown and item_id in lines:
+            if item_id not in shown:
                 shown.add(item_id)
-                out.append(f"  {lines[item_id]}")
+                out.append(f"  {_compact(index, item_id)}")
 
     for g in brief.actors:
-        out.append(f"actor group {g.name!r}: {', '.join(g.members)}")
-        items(g.members)
+        names = "; ".join(_compact(index, m) for m in g.members)
+        out.append(f"actor {g.name!r} = {', '.join(g.members)} ({names})")
     for f in brief.figure_groups:
         note = f" ({f.note})" if f.note else ""
         out.append(f"figure group [{f.relation}] {f.metric!r}{note}: {', '.join(f.members)}")
         items(f.members)
     for i in brief.issues:
-        out.append(f"issue {i.issue!r}: {', '.join(i.positions)}")
+        out.append(f"issue {i.issue!r}:")
         items(i.positions)
     for d in brief.disputes:
         sides = " | ".join(f"{s.label}: {', '.join(s.positions)}" for s in d.sides)
@@ -306,9 +322,11 @@ def partial_view(
         out.append(f"event {e.date}: {e.event} [{', '.join(e.sources)}]")
     grouped = {m for g in brief.figure_groups for m in g.members}
     singletons = [
-        line
-        for item_id, line in lines.items()
-        if item_id.split(".")[0] in articles and ".F" in item_id and item_id not in grouped
+        _compact(index, f"{r.article.id}.F{n}")
+        for r in index.results.values()
+        if r.article.id in articles
+        for n in range(1, len(r.brief.figures) + 1)
+        if f"{r.article.id}.F{n}" not in grouped
     ]
     return {
         "id": _part_id(units),

@@ -8,7 +8,9 @@ Each recording starts the scripted endpoint (`tests/scripted.py`) on loopback an
 
 - `seeds`: `seeds/` → `seeds.yaml`, from `script/seeds/` (the analyst's answers for the demo);
 - `battery`: `tests/battery/articles/` → `battery.yaml`, from `script/battery/` (answers that
-  are wrong on purpose, to prove each way of failing is caught).
+  are wrong on purpose, to prove each way of failing is caught);
+- `seeds-tree`: `seeds/` with `--context-budget 3500` → `seeds-tree.yaml`, from `script/seeds/`
+  and `script/seeds-tree/` (the corpus step in two parts and a merge).
 
 To record against a real model instead, see README.md beside this file.
 """
@@ -26,14 +28,20 @@ sys.path.insert(0, str(HERE.parent))
 
 from scripted import MODEL, Script, load_script, serve  # noqa: E402
 
-RECORDINGS = {
-    "seeds": ROOT / "seeds",
-    "battery": ROOT / "tests" / "battery" / "articles",
+TREE_BUDGET = "3500"  # prompt tokens: the seeds split into two parts, then one merge
+
+SEEDS = ROOT / "seeds"
+# name: (articles, script folders, extra options)
+RECORDINGS: dict[str, tuple[Path, list[str], list[str]]] = {
+    "seeds": (SEEDS, ["seeds"], []),
+    "battery": (ROOT / "tests" / "battery" / "articles", ["battery"], []),
+    "seeds-tree": (SEEDS, ["seeds", "seeds-tree"], ["--context-budget", TREE_BUDGET]),
 }
 
 
 def record(name: str) -> int:
-    script = load_script(HERE / "script" / name)
+    articles, folders, options = RECORDINGS[name]
+    script = {k: v for f in folders for k, v in load_script(HERE / "script" / f).items()}
     with serve(Script(script)) as server:
         env = {**os.environ, "OPENAI_API_KEY": "sk-scripted-dummy"}
         command = [
@@ -41,7 +49,7 @@ def record(name: str) -> int:
             "-m",
             "briefgen",
             "summarize",
-            str(RECORDINGS[name]),
+            str(articles),
             "--record",
             str(HERE / f"{name}.yaml"),
             "--base-url",
@@ -52,6 +60,7 @@ def record(name: str) -> int:
             "1",
             "-o",
             os.devnull,
+            *options,
         ]
         return subprocess.run(command, env=env, check=False).returncode
 
