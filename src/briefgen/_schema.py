@@ -60,7 +60,7 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-_M = TypeVar("_M", bound=_Model)
+_M = TypeVar("_M", bound=BaseModel)
 
 
 def _article(info: ValidationInfo) -> Article | None:
@@ -319,17 +319,29 @@ class ArticleBrief(_Model):
             raise ValidationError.from_exception_data(cls.__name__, details) from None
 
 
+def validate_each(
+    raw: Any, model: type[_M], context: Any
+) -> list[tuple[int, Any, _M | ValidationError]]:
+    """Each item of `raw` (if a list) validated on its own: its place (from 1), the item as
+    the model gave it, and the parsed item or the error."""
+    out: list[tuple[int, Any, _M | ValidationError]] = []
+    for i, item in enumerate(raw if isinstance(raw, list) else [], start=1):
+        try:
+            out.append((i, item, model.model_validate(item, context=context)))
+        except ValidationError as err:
+            out.append((i, item, err))
+    return out
+
+
 def _valid_part(data: dict[str, Any], context: Any) -> ArticleBrief:
     """The part of a failing answer that validates item by item, for the brief-level checks."""
 
     def valid(model: type[_M], items: Any) -> list[_M]:
-        kept = []
-        for item in items if isinstance(items, list) else []:
-            try:
-                kept.append(model.model_validate(item, context=context))
-            except ValidationError:
-                continue
-        return kept
+        return [
+            parsed
+            for _, _, parsed in validate_each(items, model, context)
+            if not isinstance(parsed, ValidationError)
+        ]
 
     published = valid(Published, [data.get("published")])
     return ArticleBrief.model_construct(

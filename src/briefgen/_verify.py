@@ -35,6 +35,7 @@ from briefgen._schema import (
     publication_problem,
     summary_problems,
     unsupported_numbers,
+    validate_each,
 )
 
 _UNTITLED = "Untitled article"
@@ -111,32 +112,19 @@ def _keep_valid(
     context: dict[str, Any],
     dropped: list[Dropped],
     check: Callable[[M], list[str]] | None = None,
-) -> list[M]:
-    """The items of `raw` that validate on their own (and pass `check`); the rest dropped."""
-    return [item for _, item in _numbered_valid(raw, model, where, context, dropped, check)]
-
-
-def _numbered_valid(
-    raw: Any,
-    model: type[M],
-    where: str,
-    context: dict[str, Any],
-    dropped: list[Dropped],
-    check: Callable[[M], list[str]] | None = None,
-) -> list[tuple[int, M]]:
-    """`_keep_valid`, each kept item with its place in the model's answer."""
-    kept: list[tuple[int, M]] = []
-    for i, item in enumerate(raw if isinstance(raw, list) else [], start=1):
-        try:
-            parsed = model.model_validate(item, context=context)
-        except ValidationError as err:
-            dropped.append(Dropped(f"{where}[{i}]", _first_error(err), item))
+) -> dict[int, M]:
+    """The items of `raw` that validate on their own (and pass `check`), by their place in the
+    model's answer; the rest dropped, with the reason."""
+    kept: dict[int, M] = {}
+    for i, item, parsed in validate_each(raw, model, context):
+        if isinstance(parsed, ValidationError):
+            dropped.append(Dropped(f"{where}[{i}]", _first_error(parsed), item))
             continue
         problems = check(parsed) if check else []
         if problems:
             dropped.append(Dropped(f"{where}[{i}]", "; ".join(problems), item))
         else:
-            kept.append((i, parsed))
+            kept[i] = parsed
     return kept
 
 
@@ -156,15 +144,17 @@ def salvage_article(raw: dict[str, Any], article: Article) -> ArticleResult:
         dropped.append(Dropped(f"{where}.published", problem, raw.get("published")))
         published = undated
     figures = []
-    for i, figure in _numbered_valid(
+    for i, figure in _keep_valid(
         raw.get("figures"), Figure, f"{where}.figures", context, dropped
-    ):
+    ).items():
         problem = as_of_problem(figure, published, article)
         if problem:  # the number is verified; only its date goes
             dropped.append(Dropped(f"{where}.figures[{i}].as_of", problem, figure.as_of))
             figure = figure.model_copy(update={"as_of": None})
         figures.append(figure)
-    actors = _keep_valid(raw.get("actors"), Actor, f"{where}.actors", context, dropped)
+    actors = list(
+        _keep_valid(raw.get("actors"), Actor, f"{where}.actors", context, dropped).values()
+    )
     names = known_names(actors)
     brief = ArticleBrief.model_construct(
         title=str(raw.get("title") or _UNTITLED),
@@ -172,21 +162,25 @@ def salvage_article(raw: dict[str, Any], article: Article) -> ArticleResult:
         summary=str(raw.get("summary") or ""),
         actors=actors,
         figures=figures,
-        positions=_keep_valid(
-            raw.get("positions"),
-            Position,
-            f"{where}.positions",
-            context,
-            dropped,
-            lambda p: position_strangers(p, names, article),
+        positions=list(
+            _keep_valid(
+                raw.get("positions"),
+                Position,
+                f"{where}.positions",
+                context,
+                dropped,
+                lambda p: position_strangers(p, names, article),
+            ).values()
         ),
-        disputes=_keep_valid(
-            raw.get("disputes"),
-            Dispute,
-            f"{where}.disputes",
-            context,
-            dropped,
-            lambda d: dispute_strangers(d, names, article),
+        disputes=list(
+            _keep_valid(
+                raw.get("disputes"),
+                Dispute,
+                f"{where}.disputes",
+                context,
+                dropped,
+                lambda d: dispute_strangers(d, names, article),
+            ).values()
         ),
     )
     problems = summary_problems(brief, article)
@@ -371,9 +365,8 @@ class ItemIndex:
             )
         }
         for name, model in models.items():
-            parts[name] = _keep_valid(
-                raw.get(name), model, f"{where}.{name}", {}, dropped, checkers[name]
-            )
+            kept = _keep_valid(raw.get(name), model, f"{where}.{name}", {}, dropped, checkers[name])
+            parts[name] = list(kept.values())
         overview = str(raw.get("overview") or "")
         problems = self.prose_problems(overview)
         if problems:
