@@ -419,24 +419,17 @@ def known_names(actors: Iterable[Actor]) -> list[str]:
     return [name for actor in actors for name in (actor.name, *actor.aliases)]
 
 
-def strangers(holders: Iterable[str], names: Sequence[str], article: Article) -> list[str]:
-    """The holders that are neither a declared actor name or alias nor named in the article."""
+def holder_problems(item: Position | Dispute, names: Sequence[str], article: Article) -> list[str]:
+    """Who holds a position (or a side of a dispute) but is neither a declared actor name or
+    alias nor named in the article."""
     declared = {n.casefold() for n in names}
     text = " ".join(article.sentences)
-    return [h for h in holders if h.strip().casefold() not in declared and not mentions(text, [h])]
-
-
-def position_strangers(position: Position, names: Sequence[str], article: Article) -> list[str]:
+    holders = [item.actor] if isinstance(item, Position) else [s.actor for s in item.sides]
+    subject = "it" if isinstance(item, Position) else "a side"
     return [
-        f"it is held by {who!r}, who is not named in the article or in actors"
-        for who in strangers([position.actor], names, article)
-    ]
-
-
-def dispute_strangers(dispute: Dispute, names: Sequence[str], article: Article) -> list[str]:
-    return [
-        f"a side is held by {who!r}, who is not named in the article or in actors"
-        for who in strangers([side.actor for side in dispute.sides], names, article)
+        f"{subject} is held by {who!r}, who is not named in the article or in actors"
+        for who in holders
+        if who.strip().casefold() not in declared and not mentions(text, [who])
     ]
 
 
@@ -446,12 +439,12 @@ def reference_problems(brief: ArticleBrief, article: Article) -> list[str]:
     problems = [
         f"the position on {p.issue!r}: {problem}"
         for p in brief.positions
-        for problem in position_strangers(p, names, article)
+        for problem in holder_problems(p, names, article)
     ]
     problems += [
         f"the dispute on {d.topic!r}: {problem}"
         for d in brief.disputes
-        for problem in dispute_strangers(d, names, article)
+        for problem in holder_problems(d, names, article)
     ]
     return problems
 

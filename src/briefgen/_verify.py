@@ -29,9 +29,8 @@ from briefgen._schema import (
     Published,
     TimelineEvent,
     as_of_problem,
-    dispute_strangers,
+    holder_problems,
     known_names,
-    position_strangers,
     publication_problem,
     summary_problems,
     unsupported_numbers,
@@ -169,7 +168,7 @@ def salvage_article(raw: dict[str, Any], article: Article) -> ArticleResult:
                 f"{where}.positions",
                 context,
                 dropped,
-                lambda p: position_strangers(p, names, article),
+                lambda p: holder_problems(p, names, article),
             ).values()
         ),
         disputes=list(
@@ -179,7 +178,7 @@ def salvage_article(raw: dict[str, Any], article: Article) -> ArticleResult:
                 f"{where}.disputes",
                 context,
                 dropped,
-                lambda d: dispute_strangers(d, names, article),
+                lambda d: holder_problems(d, names, article),
             ).values()
         ),
     )
