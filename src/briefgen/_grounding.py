@@ -11,6 +11,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 _QUOTE_MAP = str.maketrans(
     {
@@ -239,6 +240,13 @@ def _scan(text: str, bare: bool = False) -> list[_Hit]:
 def find_quantities(text: str) -> list[Quantity]:
     """Every number in `text`, however it is written (907,391; 2.8 million; 84 per cent)."""
     return [q for hit in _scan(normalize_text(text)) for q in hit.quantities()]
+
+
+@lru_cache(maxsize=256)
+def stated_quantities(sources: tuple[str, ...]) -> frozenset[Quantity]:
+    """Every number `sources` state; cached, as every prose field is checked against the same
+    article (or corpus) sentences."""
+    return frozenset(q for source in sources for q in find_quantities(source))
 
 
 def find_numbers_raw(text: str) -> list[str]:

@@ -30,6 +30,7 @@ from briefgen._grounding import (
     parse_quantity,
     qualifier_problem,
     split_qualifier,
+    stated_quantities,
     states_date,
     supports_quote,
     supports_value,
@@ -117,7 +118,7 @@ def _check_date(value: str | None, what: str) -> None:
 
 def unsupported_numbers(text: str, sources: Iterable[str]) -> list[str]:
     """Numbers written in `text` that none of `sources` states."""
-    stated = {q for source in sources for q in find_quantities(source)}
+    stated = stated_quantities(tuple(sources))
     return [raw for raw in find_numbers_raw(text) if not set(find_quantities(raw)) & stated]
 
 

@@ -211,6 +211,9 @@ class ItemIndex:
 
     def __init__(self, results: Sequence[ArticleResult]) -> None:
         self.results = {r.article.id: r for r in results}
+        self.sentences = tuple(s for r in results for s in r.article.sentences)
+        # Every sentence, in any article, that is an instruction to AI systems.
+        self.planted = [r.article.sentence(i) for r in results for i in r.article.instructions]
 
     def resolve(self, item_id: str) -> Resolved | None:
         match = _ID.match(item_id.strip())
@@ -230,15 +233,6 @@ class ItemIndex:
         if number > len(items):
             return None
         return Resolved(item_id, kind, result, items[number - 1])
-
-    def sentences(self) -> list[str]:
-        return [s for r in self.results.values() for s in r.article.sentences]
-
-    def planted(self) -> list[str]:
-        """Every sentence, in any article, that is an instruction to AI systems."""
-        return [
-            r.article.sentence(i) for r in self.results.values() for i in r.article.instructions
-        ]
 
     def check(self, brief: CorpusBrief) -> list[str]:
         """Problems with the whole corpus answer, each naming its part."""
@@ -281,9 +275,9 @@ class ItemIndex:
         for text in filter(None, texts):
             problems += [
                 f"{n!r} is not stated in any article"
-                for n in unsupported_numbers(text, self.sentences())
+                for n in unsupported_numbers(text, self.sentences)
             ]
-            if any(echoes(text, planted) for planted in self.planted()):
+            if any(echoes(text, planted) for planted in self.planted):
                 problems.append(f"{text!r} repeats an instruction planted in an article")
         return problems
 
