@@ -2,17 +2,37 @@
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
+import os
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from briefgen._errors import InputError
 
 SUFFIXES = (".txt", ".md")
+
+# Never articles when found in a folder: version control keeps old copies of every article,
+# and editors and downloads leave partial or backup copies beside them.
+_VCS = frozenset({".git", ".hg", ".svn", "CVS", "_darcs", ".bzr"})
+_BACKUPS = (
+    "*~",
+    ".#*",
+    "#*#",
+    "*.bak",
+    "*.swp",
+    "*.swo",
+    "*.tmp",
+    "*.orig",
+    "*.part",
+    "*.crdownload",
+)
+# C0 control characters other than tab, newline, form feed and carriage return.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
 
 # Page furniture, by vocabulary. Paywall prompts are whole sentences, so they are matched
 # even in prose-looking lines; widget words only in lines that are not prose (labels, credits).
@@ -138,22 +158,93 @@ class Article:
         )
 
 
-def find_files(paths: Sequence[Path]) -> list[Path]:
-    """The article files under `paths` (folders searched recursively), in a stable order."""
-    found: set[Path] = set()
+def find_files(
+    paths: Sequence[Path],
+    *,
+    exclude: Sequence[Path] = (),
+    warn: Callable[[str], None] | None = None,
+) -> list[Path]:
+    """The article files under `paths` (folders searched recursively), in a stable order.
+
+    Inside folders, hidden, version-control and editor-backup names are passed over, and a
+    link is followed only to somewhere inside the given folders. `exclude` is never returned.
+    """
+    say = warn or _quiet
+    roots = tuple(p.resolve() for p in paths if p.is_dir())
+    excluded = {p.resolve() for p in exclude}
+    walked: set[Path] = set()
+    found: dict[str, Path] = {}
     for path in paths:
-        if path.is_dir():
-            found.update(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
-        elif path.is_file():
-            if path.suffix.lower() not in SUFFIXES:
-                raise InputError(f"{path} is not a .txt or .md file; give articles as text.")
-            found.add(path)
-        else:
-            raise InputError(f"{path} does not exist; give a folder or .txt/.md files.")
+        files = _walk(path, roots, walked, say) if path.is_dir() else [_named(path)]
+        for file in files:
+            if file.resolve() not in excluded:
+                found.setdefault(os.path.abspath(file), file)
     if not found:
         shown = ", ".join(str(p) for p in paths)
         raise InputError(f"no .txt or .md articles found in {shown}.")
-    return sorted(found, key=lambda p: (p.name, str(p)))
+    return sorted(found.values(), key=lambda p: (p.name, str(p)))
+
+
+def _named(path: Path) -> Path:
+    """A file the user named: read whatever its name, so long as it is text by suffix."""
+    if path.is_file():
+        if path.suffix.lower() not in SUFFIXES:
+            raise InputError(f"{path} is not a .txt or .md file; give articles as text.")
+        return path
+    raise InputError(f"{path} does not exist; give a folder or .txt/.md files.")
+
+
+def _walk(
+    root: Path, roots: tuple[Path, ...], walked: set[Path], say: Callable[[str], None]
+) -> Iterator[Path]:
+    """The candidate article files under the folder `root`."""
+    real = root.resolve()
+    if real in walked:  # given twice, or inside a folder already walked
+        return
+    walked.add(real)
+    for top, dirs, files in os.walk(root, followlinks=True):
+        here = Path(top)
+        # Pruning `dirs` in place is how os.walk is told not to descend.
+        dirs[:] = [d for d in dirs if _enter(here / d, roots, walked, say)]
+        for name in files:
+            path = here / name
+            if _is_article_name(name) and _may_follow(path, roots, say) and path.is_file():
+                yield path
+
+
+def _is_article_name(name: str) -> bool:
+    """Whether a name found in a folder can be an article, not a hidden or backup file."""
+    if name.startswith(".") or any(fnmatch.fnmatchcase(name.lower(), p) for p in _BACKUPS):
+        return False
+    return Path(name).suffix.lower() in SUFFIXES
+
+
+def _enter(
+    path: Path, roots: tuple[Path, ...], walked: set[Path], say: Callable[[str], None]
+) -> bool:
+    """Whether to walk the folder `path`: never hidden or VCS folders, never one twice."""
+    if path.name.startswith(".") or path.name in _VCS or not _may_follow(path, roots, say):
+        return False
+    real = path.resolve()
+    if real in walked:  # a link back up the tree would otherwise be walked forever
+        return False
+    walked.add(real)
+    return True
+
+
+def _may_follow(path: Path, roots: tuple[Path, ...], say: Callable[[str], None]) -> bool:
+    """Whether `path` stays inside the given folders; a link out of them could read anything."""
+    if not path.is_symlink():
+        return True
+    try:
+        target = path.resolve(strict=True)
+    except (OSError, RuntimeError):  # RuntimeError: a link loop
+        say(f"{path} is a broken link; skipped")
+        return False
+    if any(target.is_relative_to(root) for root in roots):
+        return True
+    say(f"{path} links outside the given folders; skipped")
+    return False
 
 
 def article_id(path: Path) -> str:
@@ -165,35 +256,101 @@ def article_id(path: Path) -> str:
     return re.sub(r"[^A-Za-z0-9-]+", "-", stem).strip("-").lower() or "article"
 
 
-def load(paths: Sequence[Path]) -> list[Article]:
-    """Read, clean and number every article under `paths`."""
-    articles: list[Article] = []
-    seen: dict[str, Path] = {}
-    for path in find_files(paths):
-        try:
-            raw = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as err:
-            raise InputError(f"{path} is not UTF-8 text ({err.reason}); convert it first.") from err
-        aid = article_id(path)
-        if aid in seen:
+def load(
+    paths: Sequence[Path],
+    *,
+    exclude: Sequence[Path] = (),
+    warn: Callable[[str], None] | None = None,
+) -> list[Article]:
+    """Read, clean and number every article under `paths`.
+
+    A file found in a folder that is not an article (empty, binary, not UTF-8, the same text
+    as another) is skipped with a one-line message to `warn`; a file named in `paths` that is
+    not an article is an InputError, since the user asked for it.
+    """
+    say = warn or _quiet
+    files = find_files(paths, exclude=exclude, warn=say)
+    named = {os.path.abspath(p) for p in paths if not p.is_dir()}
+    by_text: dict[str, Article] = {}
+    by_id: dict[str, Article] = {}
+    for article in _readable(files, named, say):
+        if (kept := by_text.get(article.sha256)) is not None:
+            say(f"{article.path} has the same text as {kept.path}; read once")
+            continue
+        if (other := by_id.get(article.id)) is not None:
             raise InputError(
-                f"{path} and {seen[aid]} both give article id {aid!r}; rename one of them."
+                f"{article.path} and {other.path} both give article id {article.id!r}; "
+                "rename one of them."
             )
-        seen[aid] = path
-        sentences = tuple(split_sentences(clean_lines(raw)))
-        if not sentences:
-            raise InputError(f"{path} has no article text left after cleaning.")
-        digest = hashlib.sha256("\n".join(sentences).encode()).hexdigest()
-        articles.append(
-            Article(
-                id=aid,
-                path=path,
-                sentences=sentences,
-                sha256=digest,
-                instructions=planted_instructions(sentences),
-            )
+        by_text[article.sha256] = by_id[article.id] = article
+    if not by_id:
+        shown = ", ".join(str(p) for p in paths)
+        raise InputError(
+            f"no readable articles in {shown}: every .txt/.md file found is empty, binary, "
+            "not UTF-8 text or page parts only; give files with article text."
         )
-    return articles
+    return list(by_id.values())
+
+
+class _NotArticle(Exception):
+    """Why a file is not an article: a warning for a file found, an error for a file named."""
+
+    def __init__(self, reason: str, fix: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.fix = fix
+
+
+def _readable(
+    files: Iterable[Path], named: set[str], say: Callable[[str], None]
+) -> Iterator[Article]:
+    """The articles among `files`, skipping (or refusing, if named) those that are not."""
+    for path in files:
+        try:
+            yield _read(path)
+        except _NotArticle as err:
+            if os.path.abspath(path) in named:
+                raise InputError(f"{path} {err.reason}; {err.fix}.") from err
+            say(f"{path} {err.reason}; skipped")
+
+
+def _read(path: Path) -> Article:
+    """The article in `path`, cleaned and numbered."""
+    sentences = tuple(split_sentences(clean_lines(_text(path))))
+    if not sentences:
+        raise _NotArticle(
+            "has no article text left after cleaning", "give the article text, not only page parts"
+        )
+    return Article(
+        id=article_id(path),
+        path=path,
+        sentences=sentences,
+        sha256=hashlib.sha256("\n".join(sentences).encode()).hexdigest(),
+        instructions=planted_instructions(sentences),
+    )
+
+
+def _text(path: Path) -> str:
+    """The text of `path`, without a byte-order mark or stray NULs."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise _NotArticle("is not UTF-8 text", "convert it to UTF-8 first") from err
+    except OSError as err:
+        raise _NotArticle(
+            f"cannot be read ({err.strerror or type(err).__name__})", "check its permissions"
+        ) from err
+    # A few NULs are debris (a bad copy or export) in a text file; many mean it is not text.
+    if len(_CONTROL.findall(text)) > len(text) / 10:
+        raise _NotArticle("looks binary", "give articles as plain text")
+    text = text.replace("\0", "")
+    if not text.strip():
+        raise _NotArticle("is empty", "give a file with article text")
+    return text
+
+
+def _quiet(message: str) -> None:
+    """The default `warn`: callers that pass none (the library API) hear nothing."""
 
 
 def clean_lines(raw: str) -> list[str]:
