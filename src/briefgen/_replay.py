@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ import vcr
 import vcr.errors
 
 from briefgen._errors import InputError
+from briefgen._secrets import redact, redact_url
 
 # Request and response headers that identify an account or a session.
 SECRET_HEADERS = (
@@ -72,26 +75,60 @@ def _match_fingerprint(r1: Any, r2: Any) -> None:
         raise AssertionError("the requests ask different things")
 
 
-def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
+def _scrub_request(request: Any) -> Any:
+    # Matching is on method, path and body, so a URI without its keys still replays.
+    request.uri = redact_url(request.uri)
+    return request
+
+
+def _scrub_response(response: dict[str, Any], secrets: Sequence[str] = ()) -> dict[str, Any]:
+    """`response` without session headers, and with keys an endpoint echoed removed."""
     headers = response.get("headers") or {}
     for name in list(headers):
         if name.lower() in _RESPONSE_SECRETS:
             del headers[name]
+        elif isinstance(headers[name], list):
+            headers[name] = [redact(str(v), secrets) for v in headers[name]]
+    body = response.get("body") or {}
+    data = body.get("string")
+    if isinstance(data, bytes | str) and (cleaned := _redact_body(data, secrets)) != data:
+        body["string"] = cleaned
+        _set_length(headers, cleaned)
     return response
 
 
-def vcr_config() -> dict[str, Any]:
+def _redact_body(data: bytes | str, secrets: Sequence[str]) -> bytes | str:
+    if isinstance(data, str):
+        return redact(data, secrets)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:  # not text (still compressed, or binary): no key to find
+        return data
+    return redact(text, secrets).encode("utf-8")
+
+
+def _set_length(headers: dict[str, Any], data: bytes | str) -> None:
+    # A shorter body under the old content-length would be cut short or waited on at replay.
+    size = len(data.encode("utf-8") if isinstance(data, str) else data)
+    for name in headers:
+        if name.lower() == "content-length":
+            headers[name] = [str(size)]
+
+
+def vcr_config(secrets: Sequence[str] = ()) -> dict[str, Any]:
     """Options shared by the CLI and the tests (record mode is set by the caller)."""
+    known = tuple(secrets)
     return {
         "match_on": ["method", "path", "fingerprint"],
         "filter_headers": list(SECRET_HEADERS),
-        "before_record_response": _scrub_response,
+        "before_record_request": _scrub_request,
+        "before_record_response": lambda response: _scrub_response(response, known),
         "decode_compressed_response": True,
     }
 
 
-def make_vcr() -> vcr.VCR:
-    recorder = vcr.VCR(**vcr_config())
+def make_vcr(secrets: Sequence[str] = ()) -> vcr.VCR:
+    recorder = vcr.VCR(**vcr_config(secrets))
     recorder.register_matcher("fingerprint", _match_fingerprint)
     return recorder
 
@@ -106,13 +143,27 @@ def replaying(path: Path) -> Iterator[None]:
 
 
 @contextmanager
-def recording(path: Path) -> Iterator[None]:
-    """Record every model call of this run to `path`, replacing what it held."""
+def recording(path: Path, *, secrets: Sequence[str] = ()) -> Iterator[None]:
+    """Record every model call of this run to `path`, replacing what it held.
+
+    The run is written beside `path` and moved into place only when it ends well, so a
+    failed run leaves the previous recording as it was. `secrets` (the run's key) are
+    removed from every recorded response, as are URL keys from every recorded request.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        path.unlink()
-    with make_vcr().use_cassette(str(path), record_mode="all"):
-        yield
+    # A fresh name rather than mkstemp: vcrpy creates the file, with the usual permissions.
+    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.partial")
+    try:
+        with make_vcr(secrets).use_cassette(
+            str(partial), record_mode="all", record_on_exception=False
+        ):
+            yield
+        if partial.exists():
+            os.replace(partial, path)
+        else:  # no call was made: the recording of this run holds nothing
+            path.unlink(missing_ok=True)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def recorded_model(path: Path) -> str | None:
