@@ -14,8 +14,13 @@ Which answer is served:
 
 With `by_reask=False`, answers are served by how often the key was asked instead, for faults
 the HTTP client retries rather than re-asks. An answer may also be a fault, for tests:
-`{"_status": 429, "_headers": {...}}` answers with that HTTP status, and `{"_raw": "..."}`
-sends those characters as the tool-call arguments.
+- `{"_status": 429, "_headers": {...}, "_message": "..."}`: that HTTP status, with the
+  message (and `"_code"`) in an OpenAI-style error body;
+- `{"_raw": "..."}`: those characters as the tool-call arguments;
+- `{"_body": "...", "_type": "text/html"}`: a 200 whose body is not a chat completion;
+- `{"_text": "..."}`: a plain-text answer with no tool call; `{"_refusal": "..."}`: a refusal;
+- `{"_choices": []}`: a completion with no choices;
+- `{"_finish": "length", ...answer}`: the answer, marked cut off at the token limit.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from typing import Any
 MODEL = "scripted-analyst"
 _ARTICLE = re.compile(r"^Article (?P<id>[A-Za-z0-9-]+) \(")
 _CORPUS = re.compile(r"^\d+ (?P<kind>article|partial) briefs follow \((?P<ids>[^)]*)\)\.")
-_REASK = "Validation Error found"
+_REASK = re.compile(r"Validation Error found \(re-ask (\d+) of \d+\)")
 
 
 def load_script(directory: Path) -> dict[str, list[Any]]:
@@ -83,7 +88,7 @@ class Script:
         self.counts: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def respond(self, request: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
+    def respond(self, request: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
         """(status, headers, body) for one chat-completion request."""
         with self._lock:
             self.requests.append(request)
@@ -93,26 +98,43 @@ class Script:
             answers = self.answers.get(key)
             if not answers:
                 return 404, {}, {"error": {"message": f"no scripted answer for {key!r}"}}
-            reasks = sum(_REASK in str(m.get("content") or "") for m in messages)
+            reasks = max(
+                (int(n) for m in messages for n in _REASK.findall(str(m.get("content") or ""))),
+                default=0,
+            )
             count = self.counts.get(key, 0)
             self.counts[key] = count + 1
         index = reasks if self.by_reask else count
         answer = answers[min(index, len(answers) - 1)]
-        if isinstance(answer, dict) and "_status" in answer:
-            body = {"error": {"message": "scripted fault", "type": "scripted"}}
-            return int(answer["_status"]), dict(answer.get("_headers", {})), body
-        if isinstance(answer, dict) and "_raw" in answer:
-            arguments = str(answer["_raw"])
-        else:
-            arguments = json.dumps(_clean(answer), ensure_ascii=False)
-        tools = request.get("tools") or [{"function": {"name": "answer"}}]
-        name = tools[0]["function"]["name"]
+        fault = answer if isinstance(answer, dict) else {}
+        if "_status" in fault:
+            error = {"message": fault.get("_message", "scripted fault"), "type": "scripted"}
+            if "_code" in fault:
+                error["code"] = fault["_code"]
+            return int(fault["_status"]), dict(fault.get("_headers", {})), {"error": error}
+        if "_body" in fault:
+            return 200, {"content-type": fault.get("_type", "text/html")}, fault["_body"]
         asked = json.dumps(messages, sort_keys=True, ensure_ascii=False)
         digest = hashlib.sha256(asked.encode()).hexdigest()[:24]
-        call = {
-            "id": f"call_{digest}",
-            "type": "function",
-            "function": {"name": name, "arguments": arguments},
+        arguments = (
+            str(fault["_raw"])
+            if "_raw" in fault
+            else json.dumps(_clean(answer), ensure_ascii=False)
+        )
+        message: dict[str, Any] = {"role": "assistant", "content": None}
+        if "_text" in fault:
+            message["content"] = fault["_text"]
+        elif "_refusal" in fault:
+            message["refusal"] = fault["_refusal"]
+        else:
+            tools = request.get("tools") or [{"function": {"name": "answer"}}]
+            name = tools[0]["function"]["name"]
+            call = {"id": f"call_{digest}", "type": "function"}
+            message["tool_calls"] = [{**call, "function": {"name": name, "arguments": arguments}}]
+        choice = {
+            "index": 0,
+            "finish_reason": fault.get("_finish", "tool_calls"),
+            "message": message,
         }
         return (
             200,
@@ -123,13 +145,7 @@ class Script:
                 "created": 0,
                 "model": MODEL,
                 "system_fingerprint": "scripted",
-                "choices": [
-                    {
-                        "index": 0,
-                        "finish_reason": "tool_calls",
-                        "message": {"role": "assistant", "content": None, "tool_calls": [call]},
-                    }
-                ],
+                "choices": fault.get("_choices", [choice]),
                 "usage": {
                     "prompt_tokens": _tokens(asked),
                     "completion_tokens": _tokens(arguments),
@@ -144,6 +160,8 @@ class Script:
 
         def handle(request: httpx2.Request) -> httpx2.Response:
             status, headers, body = self.respond(json.loads(request.content or b"{}"))
+            if isinstance(body, str):
+                return httpx2.Response(status, headers=headers, content=body.encode())
             return httpx2.Response(status, headers=headers, json=body)
 
         return httpx2.MockTransport(handle)
@@ -158,9 +176,11 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         status, headers, body = self.server.script.respond(json.loads(self.rfile.read(length)))
-        data = json.dumps(body, ensure_ascii=False).encode()
+        raw = isinstance(body, str)
+        data = body.encode() if raw else json.dumps(body, ensure_ascii=False).encode()
         self.send_response(status)
-        self.send_header("content-type", "application/json")
+        if not raw:
+            self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(data)))
         for name, value in headers.items():
             self.send_header(name, value)
@@ -174,6 +194,9 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, script: Script) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.script = script
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that hangs up (a cancelled run) is not the server's error to print
 
     @property
     def base_url(self) -> str:

@@ -17,7 +17,6 @@ import pytest
 import yaml
 
 from briefgen._corpus import Article, load
-from briefgen._errors import ModelError
 from briefgen._llm import Settings
 from briefgen._pipeline import Pipeline, Run
 from briefgen._replay import recording
@@ -76,8 +75,7 @@ def articles(tmp_path: Path) -> list[Article]:
 
 def run(articles: list[Article], script: Script, **settings: Any) -> Run:
     options = {"api_key": DUMMY_KEY, "model": "scripted-analyst", "http_retries": 0, **settings}
-    client = httpx2.AsyncClient(transport=script.transport())
-    pipeline = Pipeline(Settings(**options), http_client=client)
+    pipeline = Pipeline(Settings(**options), transport=script.transport())
     return asyncio.run(pipeline.run(articles))
 
 
@@ -120,14 +118,6 @@ def test_items_still_wrong_after_re_asks_are_dropped_one_by_one(articles) -> Non
     assert script.counts["001"] == 2  # the first ask and one re-ask
 
 
-def test_malformed_json_drops_the_article_but_not_the_run(articles) -> None:  # type: ignore[no-untyped-def]
-    script = Script({"001": [{"_raw": '{"title": "Families'}], "corpus": [CORPUS]})
-    result = run(articles, script, reasks=0)
-    dropped = result.result.all_dropped()
-    assert any("not valid JSON" in d.reason for d in dropped)
-    assert result.result.articles[0].brief.figures == []
-
-
 def test_a_rate_limit_is_retried_by_the_http_client(articles) -> None:  # type: ignore[no-untyped-def]
     limited = {"_status": 429, "_headers": {"retry-after": "0"}}
     script = Script({"001": [limited, GOOD], "corpus": [CORPUS]}, by_reask=False)
@@ -135,30 +125,6 @@ def test_a_rate_limit_is_retried_by_the_http_client(articles) -> None:  # type: 
     assert script.counts["001"] == 2
     assert result.usage.reasks == 0
     assert result.result.articles[0].brief.figures[0].value == "1,200"
-
-
-@pytest.mark.parametrize(
-    ("status", "message"),
-    [(500, "answered 500 while asking about article 001_floods.txt"), (401, "OPENAI_API_KEY")],
-)
-def test_endpoint_failures_become_one_line_errors_without_the_key(
-    articles: list[Article], status: int, message: str
-) -> None:
-    script = Script({"001": [{"_status": status}]})
-    with pytest.raises(ModelError, match=message) as caught:
-        run(articles, script)
-    assert DUMMY_KEY not in str(caught.value)
-    assert "\n" not in str(caught.value)
-
-
-def test_a_timeout_is_a_one_line_error(articles: list[Article]) -> None:
-    def slow(request: httpx2.Request) -> httpx2.Response:
-        raise httpx2.ReadTimeout("slow", request=request)
-
-    client = httpx2.AsyncClient(transport=httpx2.MockTransport(slow))
-    pipeline = Pipeline(Settings(api_key=DUMMY_KEY, http_retries=0), http_client=client)
-    with pytest.raises(ModelError, match="timed out while asking about article 001_floods.txt"):
-        asyncio.run(pipeline.run(articles))
 
 
 def test_secrets_reach_no_cassette_cache_or_log(
@@ -180,14 +146,18 @@ def test_secrets_reach_no_cassette_cache_or_log(
         headers = {**headers, "set-cookie": "session=s3cr3t", "openai-organization": "org-x"}
         return httpx2.Response(status, headers=headers, json=body)
 
-    client = httpx2.AsyncClient(
-        transport=httpx2.MockTransport(with_cookie),
-        headers={"OpenAI-Organization": "org-secret", "OpenAI-Project": "proj-secret"},
-    )
+    class AccountHeaders(httpx2.MockTransport):
+        """Sends the account headers a real client would, as the key does."""
+
+        async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+            request.headers["OpenAI-Organization"] = "org-secret"
+            request.headers["OpenAI-Project"] = "proj-secret"
+            return await super().handle_async_request(request)
+
     cache = Cache(tmp_path / "cache")
     pipeline = Pipeline(
         Settings(api_key=DUMMY_KEY, model="scripted-analyst", http_retries=0),
-        http_client=client,
+        transport=AccountHeaders(with_cookie),
         cache=cache,
     )
     with recording(cassette):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from briefgen._corpus import load
-from briefgen._document import build
+from briefgen._document import Document, build
 from briefgen._render import to_json, to_markdown
 from briefgen._schema import ArticleBrief, CorpusBrief
 from briefgen._verify import ArticleResult, CorpusResult, Dropped
@@ -126,3 +128,194 @@ def test_json_carries_ids_citations_and_drops(result: CorpusResult) -> None:
 def test_rendering_is_a_pure_function(result: CorpusResult) -> None:
     assert to_markdown(build(result)) == to_markdown(build(result))
     assert to_json(build(result)) == to_json(build(result))
+
+
+# Text a model or an article wrote, each a way Markdown could turn data into markup.
+PAYLOADS = [
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    "<iframe src=http://evil></iframe>",
+    "[x](javascript:alert(1))",
+    "![i](http://x/y.png)",
+    "a `code` span and a ``` fence",
+    "left | right",
+    "<http://evil>",
+    "&lt;script&gt; &#60;b&#62;",
+    "**bold** _em_ ~~gone~~ \\<script>",
+]
+SENTENCE = "Officials said 1,200 families left."
+
+
+def document(text: str, file: str = "001_a.txt", lead: str = "") -> Document:
+    """A resolved brief with `text` in every field a model or an article writes."""
+    cite = [{"article": "001", "file": file, "sentence": 1, "text": f"{SENTENCE} {text}"}]
+    position = {"actor": text, "issue": text, "stance": text, "quote": text, "citations": cite}
+    article = {
+        "id": "001",
+        "file": file,
+        "sha256": "0" * 64,
+        "instructions": [],
+        "title": text,
+        "published": {"date": None, "inferred": True, "basis": text},
+        "summary": lead + text,
+        "actors": [
+            {"id": "001.A1", "name": text, "kind": "person", "role": text, "aliases": [text]}
+            | {"citations": cite}
+        ],
+        "figures": [
+            {"id": "001.F1", "value": "1,200", "qualifier": text, "measures": text, "unit": text}
+            | {"amount": {"low": 1200, "high": 1200, "percent": False}, "as_of": None}
+            | {"citations": cite}
+        ],
+        "positions": [{"id": "001.P1", **position}, {"id": "001.P2", **position}],
+        "disputes": [
+            {
+                "id": "001.D1",
+                "topic": text,
+                "sides": [{"actor": text, "claim": text} | {"citations": cite}],
+            }
+        ],
+    }
+    corpus = {
+        "overview": lead + text,
+        "actors": [{"name": text, "aliases": [text], "members": ["001.A1"]}],
+        "figure_groups": [
+            {"metric": text, "relation": "consistent", "note": text, "members": ["001.F1"]}
+        ],
+        "issues": [{"issue": text, "positions": ["001.P1"]}],  # 001.P2 goes to "Other positions"
+        "disputes": [
+            {"topic": text, "sides": [{"label": text, "positions": ["001.P1"]}], "settle": text}
+        ],
+        "timeline": [{"date": "2024", "inferred": False, "event": text, "sources": ["001.F1"]}],
+    }
+    return Document.model_validate(
+        {"articles": [article], "corpus": corpus, "verification": {"verified": 1, "dropped": []}}
+    )
+
+
+def unescaped(markdown: str, chars: str) -> list[str]:
+    """The characters of `chars` in `markdown` that no backslash escapes."""
+    return [t for t in re.findall(rf"\\.|[{re.escape(chars)}]", markdown) if t[0] != "\\"]
+
+
+def html(markdown: str) -> str:
+    markdown_it = pytest.importorskip("markdown_it")
+    return str(markdown_it.MarkdownIt("commonmark").enable("table").render(markdown))
+
+
+def outside_mermaid(markdown: str) -> str:
+    # Inside the fence nothing is markup; its own rules are tested on their own.
+    return re.sub(r"```mermaid\n.*?\n```\n", "", markdown, flags=re.S)
+
+
+def markup(markdown: str) -> list[str]:
+    """The renderer's own markup: unescaped special characters outside the mermaid fence."""
+    return unescaped(outside_mermaid(markdown), "<>[]`|&*_~")
+
+
+def tags(page: str) -> Counter[str]:
+    return Counter(re.findall(r"</?\w+", page))
+
+
+def table_shapes(markdown: str) -> list[set[int]]:
+    """For each table, the set of cell counts of its rows: one count if no row was split."""
+    markdown_it = pytest.importorskip("markdown_it")
+    shapes: list[set[int]] = []
+    cells = 0
+    for token in markdown_it.MarkdownIt("commonmark").enable("table").parse(markdown):
+        if token.type == "table_open":
+            shapes.append(set())
+        elif token.type in {"th_open", "td_open"}:
+            cells += 1
+        elif token.type == "tr_close":
+            shapes[-1].add(cells)
+            cells = 0
+    return shapes
+
+
+PLAIN = to_markdown(document("Families left."))
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_model_text_adds_no_markup_to_the_raw_markdown(payload: str) -> None:
+    md = to_markdown(document(payload))
+    assert markup(md) == markup(PLAIN)
+    prose = outside_mermaid(md)
+    assert "](" not in prose.replace("\\](", "")
+    assert "<script" not in prose.replace("\\<script", "")
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_model_text_renders_as_text_not_html(payload: str) -> None:
+    md = to_markdown(document(payload))
+    page = html(md)
+    for tag in ("<script", "<img", "<iframe", "<a "):
+        assert tag not in page
+    assert tags(page) == tags(html(PLAIN))  # every element is one the renderer wrote
+    assert table_shapes(md) == table_shapes(PLAIN)
+
+
+def test_escaped_markup_is_shown_as_the_characters_it_was_written_with() -> None:
+    page = html(to_markdown(document("<script>alert(1)</script> [x](javascript:alert(1))")))
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; [x](javascript:alert(1))" in page
+
+
+def test_a_pipe_in_a_table_cell_stays_in_its_cell() -> None:
+    md = to_markdown(document("left | right"))
+    assert "| left \\| right 1,200 | left \\| right | — | 001:S1 [^1] |" in md
+    assert table_shapes(md) == [{4}, {3}, {2}, {4}]  # figures, actors, positions, other positions
+
+
+@pytest.mark.parametrize(
+    "lead", ["# ", "## ", "> ", "- ", "+ ", "* ", "= ", "1. ", "12) ", "--- ", "    "]
+)
+def test_a_line_of_model_text_cannot_start_a_block(lead: str) -> None:
+    md = to_markdown(document("Families left.", lead=lead))
+    overview = md.split("## Overview\n\n")[1].splitlines()[0]
+    assert overview != lead + "Families left."  # the marker is escaped (or the indent gone)
+    page = html(md)
+    assert "<h2>Overview</h2>\n<p>" in page
+    assert "<p><code>001_a.txt</code> · date unknown (Families left.)</p>\n<p>" in page
+    for block in ("<blockquote>", "<ol", "<hr", "<h1>Families", "<h2>Families"):
+        assert block not in page
+
+
+def test_a_file_name_cannot_break_out_of_its_code_span() -> None:
+    name = "00`1 ``` <img src=x onerror=alert(1)> [x](y).txt"
+    md = to_markdown(document("Families left.", file=name))
+    assert f"- 001: ````{name}```` (sha256" in md  # a fence longer than any run inside
+    page = html(md)
+    assert "<img" not in page and "<a " not in page
+    escaped = "00`1 ``` &lt;img src=x onerror=alert(1)&gt; [x](y).txt"
+    assert f"<code>{escaped}</code>" in page
+    assert f"<code>{escaped}:S1</code>" in page  # the footnote's file:sentence
+
+
+def test_a_file_name_starting_with_a_backtick_is_padded() -> None:
+    md = to_markdown(document("Families left.", file="`evil`.txt"))
+    assert "- 001: `` `evil`.txt `` (sha256" in md
+    assert "<code>`evil`.txt</code>" in html(md)
+
+
+def test_mermaid_labels_cannot_close_the_fence_or_open_a_tag() -> None:
+    md = to_markdown(document("x\n```\n<script>alert(1)</script> `a` & b: c; #d"))
+    start = md.index("```mermaid\n") + len("```mermaid\n")
+    body = md[start : md.index("\n```\n", start)]
+    assert "    2024 : x ''' ‹script›alert(1)‹/script› 'a' ＆ b — c, ,d" in body
+    for char in "`<>&":
+        assert char not in body
+    assert html(md).count("<pre>") == 1
+
+
+def test_bare_urls_are_not_left_for_a_renderer_to_link() -> None:
+    md = to_markdown(document("See https://evil.example/x and www.evil.example today."))
+    assert "See https\\://evil.example/x and www\\.evil.example today." in md
+    assert "https://evil" not in outside_mermaid(md)
+
+
+def test_ordinary_prose_is_written_as_it_came() -> None:
+    prose = "The mayor’s plan — a ‘dignified’, well-run return (phase 2) — “starts now”, she said."
+    md = to_markdown(document(prose))
+    assert f"## Overview\n\n{prose}\n" in md
+    assert f"| {prose} | {prose} | 001 |" in md  # the actors row
+    assert "\\" not in md

@@ -15,6 +15,7 @@ from briefgen._errors import (
     ConfigError,
     InputError,
     ModelError,
+    PartialError,
     ReplayMissError,
     StrictError,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "Dropped",
     "InputError",
     "ModelError",
+    "PartialError",
     "ReplayMissError",
     "StrictError",
     "__version__",

@@ -14,7 +14,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from briefgen._errors import InputError
+
 SCHEMA_VERSION = "1"
+
+
+class CacheEntryError(ValueError):
+    """A cache entry exists but cannot be used: unreadable, not JSON, or the wrong shape."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def default_dir() -> Path:
@@ -38,18 +48,41 @@ class Cache:
             digest.update(b"\0" + prompt.encode())
         return digest.hexdigest()
 
-    def _path(self, key: str) -> Path:
+    def path(self, key: str) -> Path:
         return self.directory / key[:2] / f"{key}.json"
 
-    def get(self, key: str) -> dict[str, Any] | None:
+    def check(self) -> None:
+        """InputError, before anything is paid for, if the cache folder cannot be written."""
         try:
-            data = json.loads(self._path(key).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None  # missing or unreadable: ask again rather than fail
-        return data if isinstance(data, dict) else None
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.directory):
+                pass
+        except OSError as err:
+            raise InputError(
+                f"cache folder {self.directory} cannot be written ({err.strerror or err}); "
+                "set BRIEFGEN_DIR to a writable folder or pass --no-cache."
+            ) from err
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The entry stored under `key`, None if there is none; CacheEntryError if it is
+        damaged (the next `put` replaces it)."""
+        path = self.path(key)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError) as err:
+            raise CacheEntryError(f"unreadable: {type(err).__name__}") from err
+        try:
+            data = json.loads(text)
+        except ValueError as err:
+            raise CacheEntryError("not valid JSON") from err
+        if not isinstance(data, dict):
+            raise CacheEntryError("not a JSON object")
+        return data
 
     def put(self, key: str, value: dict[str, Any]) -> None:
-        path = self._path(key)
+        path = self.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         try:

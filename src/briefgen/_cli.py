@@ -6,8 +6,10 @@ import asyncio
 import json
 import os
 import sys
+import tempfile
 import time
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -18,11 +20,18 @@ from briefgen import __version__
 from briefgen._cache import Cache
 from briefgen._corpus import Article, load
 from briefgen._document import Document, build
-from briefgen._errors import BriefgenError, ConfigError, InputError, StrictError
-from briefgen._llm import DEFAULT_MODEL, Settings
-from briefgen._pipeline import DEFAULT_CONTEXT_BUDGET, Pipeline, Run
+from briefgen._errors import BriefgenError, ConfigError, InputError, PartialError, StrictError
+from briefgen._llm import DEFAULT_MAX_TOKENS, DEFAULT_MODEL, DEFAULT_TIMEOUT, Settings
+from briefgen._pipeline import (
+    DEFAULT_CONTEXT_BUDGET,
+    DEFAULT_MAX_ARTICLE_TOKENS,
+    Pipeline,
+    Run,
+)
 from briefgen._prompts import Prompts
 from briefgen._render import to_json, to_markdown
+from briefgen._secrets import redact
+from briefgen._verify import ArticleResult
 
 app = typer.Typer(
     add_completion=False,
@@ -114,8 +123,31 @@ def summarize(
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit 1 if any item failed verification.")
     ] = False,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            min=1,
+            envvar="BRIEFGEN_TIMEOUT",
+            help="Seconds one request may take, start to finish; a request that runs out is "
+            "sent once more, then its article fails.",
+        ),
+    ] = DEFAULT_TIMEOUT,
+    max_tokens: Annotated[
+        int, typer.Option(min=256, help="Most tokens the model may write in one answer.")
+    ] = DEFAULT_MAX_TOKENS,
+    max_article_tokens: Annotated[
+        int,
+        typer.Option(
+            min=100,
+            help="Longest article sent (tiktoken cl100k_base); a longer one is refused "
+            "before any call and listed as not read.",
+        ),
+    ] = DEFAULT_MAX_ARTICLE_TOKENS,
     verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="List dropped items on stderr.")
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="A line per finished article, and dropped items, on stderr."
+        ),
     ] = False,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
@@ -128,100 +160,170 @@ def summarize(
       briefgen summarize articles/ --format json --strict
       briefgen summarize articles/ --record run.yaml   # then replay it offline
     """
+    request = _Request(
+        paths=paths,
+        output=output,
+        fmt=fmt,
+        model=model,
+        base_url=base_url,
+        replay=replay,
+        record=record,
+        prompts=prompts,
+        concurrency=concurrency,
+        context_budget=context_budget,
+        timeout=timeout,
+        max_tokens=max_tokens,
+        max_article_tokens=max_article_tokens,
+        no_cache=no_cache,
+        strict=strict,
+        verbose=verbose,
+    )
     try:
-        _summarize(
-            paths,
-            output,
-            fmt,
-            model,
-            base_url,
-            replay,
-            record,
-            prompts,
-            concurrency,
-            context_budget,
-            no_cache,
-            strict,
-            verbose,
-        )
+        _summarize(request)
     except BriefgenError as err:
         if debug:
             raise
         _fail(err, err.exit_code)
     except KeyboardInterrupt:
-        _fail(InputError("interrupted."), 130)
+        _fail(InputError("interrupted; verified article briefs so far are cached."), 130)
     except Exception as err:  # an error we did not foresee: still one line unless --debug
         if debug:
             raise
         _fail(err, 1, hint=" (rerun with --debug for the traceback)")
 
 
+@dataclass(frozen=True)
+class _Request:
+    """Everything `summarize` was asked to do, as the options gave it."""
+
+    paths: list[Path]
+    output: Path | None
+    fmt: Format
+    model: str | None
+    base_url: str | None
+    replay: Path | None
+    record: Path | None
+    prompts: Path | None
+    concurrency: int
+    context_budget: int
+    timeout: float
+    max_tokens: int
+    max_article_tokens: int
+    no_cache: bool
+    strict: bool
+    verbose: bool
+
+
 def _fail(err: BaseException, code: int, hint: str = "") -> None:
-    typer.echo(f"briefgen: {type(err).__name__}: {err}{hint}", err=True)
+    message = redact(str(err), [os.environ.get("OPENAI_API_KEY") or ""])
+    typer.echo(f"briefgen: {type(err).__name__}: {message}{hint}", err=True)
     raise typer.Exit(code)
 
 
-def _summarize(
-    paths: list[Path],
-    output: Path | None,
-    fmt: Format,
-    model: str | None,
-    base_url: str | None,
-    replay: Path | None,
-    record: Path | None,
-    prompts_dir: Path | None,
-    concurrency: int,
-    context_budget: int,
-    no_cache: bool,
-    strict: bool,
-    verbose: bool,
-) -> None:
-    if replay and record:
-        raise InputError("--replay and --record exclude each other; give one.")
+def _warn(message: str) -> None:
+    typer.echo(f"briefgen: warning: {message}", err=True)
+
+
+def _settings(request: _Request) -> Settings:
+    """How to reach the model; ConfigError if there is no way to."""
     api_key = os.environ.get("OPENAI_API_KEY") or None
-    if replay:
+    model = request.model
+    if request.replay:
         from briefgen._replay import recorded_model
 
-        if not replay.is_file():
-            raise InputError(f"recording {replay} does not exist; give a cassette from --record.")
-        model = model or recorded_model(replay)
+        if not request.replay.is_file():
+            raise InputError(
+                f"recording {request.replay} does not exist; give a cassette from --record."
+            )
+        model = model or recorded_model(request.replay)
         # Replays never reach the network: nothing is sent with this key or to this URL.
         api_key = _REPLAY_KEY
-    elif not api_key and not base_url:
+    elif not api_key and not request.base_url:
         raise ConfigError(
             "no model to ask: set OPENAI_API_KEY, pass --base-url for a local endpoint, "
             "or pass --replay CASSETTE to run a recorded run offline."
         )
-    model = model or DEFAULT_MODEL
-    started = time.monotonic()
-    articles = load(paths)
-    prompts = Prompts(prompts_dir)
-    # Recording and replaying must see every call, so they bypass the cache.
-    cache = None if (no_cache or replay or record) else Cache()
-    settings = Settings(
-        model=model,
-        base_url=base_url,
+    return Settings(
+        model=model or DEFAULT_MODEL,
+        base_url=request.base_url,
         api_key=api_key or "sk-no-key-needed",
-        http_retries=0 if replay else 3,
+        http_retries=0 if request.replay else 3,
+        timeout=request.timeout,
+        max_tokens=request.max_tokens,
     )
-    pipeline = Pipeline(
-        settings,
-        prompts=prompts,
-        cache=cache,
-        concurrency=concurrency,
-        context_budget=context_budget,
-    )
-    run = _run_with_progress(pipeline, articles, replay, record)
+
+
+def _check_writable(path: Path, what: str) -> None:
+    """InputError, before anything is paid for, if `path` cannot be written."""
+    if path.is_dir():
+        raise InputError(f"{what} {path} is a folder; give a file name.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+        if path.exists() and not os.access(path, os.W_OK):
+            raise PermissionError(13, "permission denied")
+    except OSError as err:
+        raise InputError(
+            f"{what} {path} cannot be written ({err.strerror or err}); choose another path."
+        ) from err
+
+
+def _write(path: Path, text: str) -> None:
+    """Write `text` to `path` whole or not at all."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _summarize(request: _Request) -> None:
+    if request.replay and request.record:
+        raise InputError("--replay and --record exclude each other; give one.")
+    settings = _settings(request)
+    started = time.monotonic()
+    # Recording and replaying must see every call, so they bypass the cache.
+    bypass = request.no_cache or request.replay or request.record
+    cache = None if bypass else Cache()
+    # Preflight: every path this run will write is checked before anything is paid for.
+    if request.output:
+        _check_writable(request.output, "output")
+    if request.record:
+        _check_writable(request.record, "recording")
+    if cache is not None:
+        cache.check()
+    excluded = [p for p in (request.output, request.record) if p]
+    articles = load(request.paths, exclude=excluded, warn=_warn)
+    prompts = Prompts(request.prompts)
+    run = _run_with_progress(request, settings, prompts, cache, articles)
     document = build(run.result)
-    text = to_json(document) if fmt is Format.json else to_markdown(document)
-    if output:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
+    text = to_json(document) if request.fmt is Format.json else to_markdown(document)
+    if request.output:
+        _write(request.output, text)
     else:
         sys.stdout.write(text)
         sys.stdout.flush()
-    _report(run, document, model, time.monotonic() - started, verbose)
-    if strict and document.verification.dropped:
+    for failed in document.failed:
+        typer.echo(f"briefgen: failed: {failed.file}: {failed.reason}", err=True)
+    for failure in document.incomplete:
+        typer.echo(f"briefgen: failed: {failure}", err=True)
+    _report(run, document, settings.model, time.monotonic() - started, request.verbose)
+    if document.failed or document.incomplete:
+        parts = []
+        if document.failed:
+            total = len(document.failed) + len(document.articles)
+            parts.append(f"{len(document.failed)} of {total} articles could not be read")
+        if document.incomplete:
+            parts.append(f"{len(document.incomplete)} corpus calls failed")
+        raise PartialError(
+            f"brief written, but {' and '.join(parts)} (each named above); run the same "
+            "command again to ask only about those."
+        )
+    if request.strict and document.verification.dropped:
         raise StrictError(
             f"{len(document.verification.dropped)} items failed verification "
             "(see --verbose or the JSON output); the brief was still written."
@@ -229,26 +331,63 @@ def _summarize(
 
 
 def _run_with_progress(
-    pipeline: Pipeline, articles: list[Article], replay: Path | None, record: Path | None
+    request: _Request,
+    settings: Settings,
+    prompts: Prompts,
+    cache: Cache | None,
+    articles: list[Article],
 ) -> Run:
+    from rich.console import Console
     from rich.progress import Progress  # only the CLI draws progress
 
     from briefgen._replay import recording, replaying
 
     tape: AbstractContextManager[None] = nullcontext()
-    if replay:
-        tape = replaying(replay)
-    elif record:
-        tape = recording(record)
-    from rich.console import Console
-
+    if request.replay:
+        tape = replaying(request.replay)
+    elif request.record:
+        tape = recording(request.record, secrets=[settings.api_key or ""])
     console = Console(stderr=True)
-    with tape:
-        if not console.is_terminal:  # logs and pipes get the one usage line and nothing else
-            return asyncio.run(pipeline.run(articles))
-        with Progress(transient=True, console=console) as bar:
-            task = bar.add_task("Reading articles", total=len(articles) + 1)
-            return asyncio.run(pipeline.run(articles, progress=lambda _: bar.advance(task)))
+    bar = Progress(transient=True, console=console, disable=not console.is_terminal)
+    # The bar counts calls: one per article and one for the corpus, plus every re-ask and
+    # retry as it happens, so a slow or flaky endpoint still shows life.
+    task = bar.add_task("Asking", total=len(articles) + 1)
+    tally = {"read": 0, "failed": 0}
+
+    def listener(event: str) -> None:
+        if event == "call":
+            bar.advance(task)
+        else:
+            bar.update(task, total=(bar.tasks[0].total or 0) + 1)
+
+    def done(result: ArticleResult, seconds: float) -> None:
+        tally["failed" if result.failure else "read"] += 1
+        bar.update(task, description=f"Asking ({tally['read']} read, {tally['failed']} failed)")
+        if request.verbose:
+            if result.failure:
+                line = f"failed ({result.failure})"
+            else:
+                line = f"{result.verified()} verified, {len(result.dropped)} dropped"
+            console.print(
+                f"briefgen: {result.article.name}: {line}, {seconds:.1f}s",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+
+    pipeline = Pipeline(
+        settings,
+        prompts=prompts,
+        cache=cache,
+        concurrency=request.concurrency,
+        context_budget=request.context_budget,
+        max_article_tokens=request.max_article_tokens,
+        listener=listener,
+        done=done,
+        warn=_warn,
+    )
+    with tape, bar:
+        return asyncio.run(pipeline.run(articles))
 
 
 def _report(run: Run, document: Document, model: str, seconds: float, verbose: bool) -> None:
@@ -256,9 +395,10 @@ def _report(run: Run, document: Document, model: str, seconds: float, verbose: b
     cost = u.cost(model)
     shown = f"${cost:.4f}" if cost is not None else "unknown for this model"
     levels = f" in {u.levels} corpus levels" if u.levels > 1 else ""
+    failed = f", {len(document.failed)} failed" if document.failed else ""
     typer.echo(
-        f"briefgen: {len(document.articles)} articles, {u.calls} calls{levels}, "
-        f"{u.reasks} re-asks, "
+        f"briefgen: {len(document.articles)} articles{failed}, {u.calls} calls{levels}, "
+        f"{u.reasks} re-asks, {u.retries} retries, "
         f"{u.cache_hits} cache hits, {u.prompt_tokens}+{u.completion_tokens} tokens, "
         f"cost {shown}, {document.verification.verified} items verified, "
         f"{len(document.verification.dropped)} dropped, {seconds:.1f}s",

@@ -166,6 +166,14 @@ class Verification(_Out):
     dropped: list[DocDropped] = Field(description="Items that failed after re-asks; not shown.")
 
 
+class DocFailed(_Out):
+    """An article that could not be read: nothing of it is in the brief."""
+
+    id: str
+    file: str
+    reason: str
+
+
 class Document(_Out):
     """A briefgen brief: the corpus synthesis and the article briefs it rests on."""
 
@@ -173,6 +181,13 @@ class Document(_Out):
     articles: list[DocArticle]
     corpus: DocCorpus
     verification: Verification
+    failed: list[DocFailed] = Field(
+        default_factory=list, description="Articles that could not be read, and why."
+    )
+    incomplete: list[str] = Field(
+        default_factory=list,
+        description="Corpus calls that could not be answered; the synthesis lacks their part.",
+    )
 
 
 def _citations(result: ArticleResult, ids: Sequence[int]) -> list[Citation]:
@@ -308,4 +323,9 @@ def build(result: CorpusResult) -> Document:
         articles=articles,
         corpus=corpus,
         verification=Verification(verified=result.verified_count(), dropped=dropped),
+        failed=[
+            DocFailed(id=r.article.id, file=r.article.name, reason=r.failure or "")
+            for r in result.failed
+        ],
+        incomplete=list(result.failures),
     )

@@ -5,7 +5,9 @@ BriefgenError                 anything the CLI prints as one line
 │   └── BudgetError            --context-budget cannot hold even one brief         (exit 2)
 ├── ConfigError                no way to reach a model: no key, no base URL       (exit 2)
 ├── ReplayMissError            --replay lacks a request this run makes            (exit 1)
-├── ModelError                 the model or its endpoint failed after retries     (exit 1)
+├── ModelError                 the endpoint cannot be used at all, or no article  (exit 1)
+│                              could be read
+├── PartialError               the brief was written, but some articles failed    (exit 1)
 └── StrictError                --strict and some item failed verification        (exit 1)
 """
 
@@ -40,6 +42,10 @@ class ReplayMissError(BriefgenError):
 
 class ModelError(BriefgenError):
     """The model endpoint failed, or its answer could not be used at all."""
+
+
+class PartialError(BriefgenError):
+    """The brief was written, but some articles (or corpus calls) could not be read."""
 
 
 class StrictError(BriefgenError):

@@ -1,9 +1,23 @@
-"""The only module that talks to openai and instructor: one structured call, with usage.
+"""The only module that talks to openai and instructor: one structured answer, with usage.
 
 Everything that reaches the model goes through `Extractor.ask`. Message text is passed to
-instructor as Jinja *values* behind fixed `{{ system }}` / `{{ user }}` placeholders: instructor
-renders messages through Jinja whenever a validation context is given, and article text
-containing `{{ }}` or `{% %}` must reach the model verbatim.
+instructor as Jinja *values* behind fixed placeholders (`{{ system }}`, `{{ user }}`,
+`{{ reask }}`, `{{ previous }}`): instructor renders messages through Jinja whenever a
+validation context is given, and article or model text containing `{{ }}` or `{% %}` must
+reach the model verbatim.
+
+Who retries what:
+- the openai client retries 429, 5xx and connection errors (`http_retries`, honouring
+  Retry-After);
+- `_Deadline`, the HTTP transport under it, bounds every request from its start to the last
+  byte of its answer (a server trickling bytes cannot hold a run), lets a request that timed
+  out be sent once more and no more, and counts every request actually sent;
+- `Extractor.ask` re-asks an answer that fails validation (`reasks`), always from the
+  original two messages plus the last answer and its errors, so a re-ask cannot grow; a
+  body that is not a chat completion is sent once more.
+What retrying cannot fix ends the question with an `Outcome` saying why (the article fails
+alone); what no question can survive (a refused key, a wrong URL or model, no server) is a
+`ModelError` that ends the run.
 
 openai and instructor are imported when a client is built, not at import time, so that
 `briefgen` answers a usage error within a fraction of a second.
@@ -11,19 +25,31 @@ openai and instructor are imported when a client is built, not at import time, s
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import hashlib
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from briefgen._errors import ModelError, ReplayMissError
+from briefgen._secrets import redact, redact_url
 
 M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_MODEL = "gpt-4o-mini"
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+# Seconds one request may take from sending to the last byte of the answer. A 128k-context
+# hosted model writes a long brief in well under a minute; a local model on a CPU needs more.
+DEFAULT_TIMEOUT = 120.0
+# Completion tokens a call may use: the most gpt-4o and gpt-4o-mini can write, about twelve
+# times the longest seed article's brief and room for a corpus answer over a full budget.
+DEFAULT_MAX_TOKENS = 16_384
 # USD per million tokens (input, output), for the estimate on stderr only.
 PRICES: dict[str, tuple[float, float]] = {
     "gpt-4o-mini": (0.15, 0.60),
@@ -31,14 +57,24 @@ PRICES: dict[str, tuple[float, float]] = {
     "gpt-4.1-mini": (0.40, 1.60),
     "gpt-4.1": (2.00, 8.00),
 }
+_ERRORS_SHOWN = 40  # validation errors sent back in one re-ask, so a re-ask stays bounded
+_ERROR_CHARS = 6_000
+_CONTEXT_LENGTH = re.compile(
+    r"context[ _-]?length|context window|maximum context|too many tokens|prompt is too long|"
+    r"input is too long|exceeds? the (?:model'?s? )?(?:maximum|context)|n_ctx|"
+    r"requested \d+ tokens",
+    re.IGNORECASE,
+)
+_REFUSAL = re.compile(r"^Unable to generate a response due to (?P<words>.*)$", re.DOTALL)
 
 
 @dataclass
 class Usage:
-    """What the calls cost: counted across re-asks, summed across articles."""
+    """What the calls cost: counted across re-asks and retries, summed across articles."""
 
-    calls: int = 0
+    calls: int = 0  # HTTP requests actually sent, whatever came of them
     reasks: int = 0
+    retries: int = 0  # requests sent again after a 429, 5xx, timeout or unusable body
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cache_hits: int = 0
@@ -47,6 +83,7 @@ class Usage:
     def add(self, other: Usage) -> None:
         self.calls += other.calls
         self.reasks += other.reasks
+        self.retries += other.retries
         self.prompt_tokens += other.prompt_tokens
         self.completion_tokens += other.completion_tokens
         self.cache_hits += other.cache_hits
@@ -60,12 +97,21 @@ class Usage:
 
 @dataclass
 class Answer:
-    """A validated answer, or the raw last answer when re-asks ran out (`failure` says why)."""
+    """A validated answer; or the answers that failed validation (newest last), for item-by-
+    item salvage, and `failure`: why no valid answer came."""
 
     parsed: BaseModel | None
-    raw: dict[str, Any]
+    candidates: list[dict[str, Any]] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     failure: str | None = None
+    kind: str | None = None  # "invalid" (re-asks ran out), "too_long" or "failed"
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The answer to keep: the valid one, else the newest that failed validation."""
+        if self.parsed is not None:
+            return self.parsed.model_dump(mode="json")
+        return self.candidates[-1] if self.candidates else {}
 
 
 @dataclass(frozen=True)
@@ -77,28 +123,147 @@ class Settings:
     api_key: str | None = None
     reasks: int = 2
     http_retries: int = 3
-    timeout: float = 120.0
+    timeout: float = DEFAULT_TIMEOUT
+    max_tokens: int = DEFAULT_MAX_TOKENS
+
+    @property
+    def url(self) -> str:
+        """The endpoint as errors may show it: no user info, no key in the query."""
+        return redact_url(self.base_url or DEFAULT_BASE_URL)
+
+
+Listener = Callable[[str], None]  # told "call", "retry" or "reask" as they happen
+
+# The usage of the question being asked in this task, for the transport to count requests.
+_asking: contextvars.ContextVar[Usage | None] = contextvars.ContextVar("asking", default=None)
+
+
+@dataclass
+class _Outcome:
+    """One failed attempt: what to send back (if a re-ask can help) or why to stop."""
+
+    failure: str
+    reask: str | None = None  # the errors to send back, if re-asking can help (kind "invalid")
+    retry: bool = False  # send the same messages again: the body was not a chat completion
+    raw: dict[str, Any] | None = None
+    message: Any = None  # the assistant message that failed, for the re-ask
+
+    @property
+    def kind(self) -> str:
+        if self.reask is not None:
+            return "invalid"
+        return "too_long" if self.failure.startswith("too long") else "failed"
+
+
+def _transport_classes() -> tuple[type[Any], type[Exception]]:
+    """The deadline transport and the error it raises for an endpoint that answers nothing
+    (built on first use: httpx2 and openai are imported only when a run starts)."""
+    import httpx2
+    import openai
+
+    class EndpointSilent(openai.APITimeoutError):
+        """Every request so far timed out: the endpoint is stalled, not slow."""
+
+    class Deadline(httpx2.AsyncBaseTransport):
+        """Bounds each request start to finish, counts it, and lets a timed-out one be sent
+        once more only."""
+
+        def __init__(self, inner: Any, timeout: float, listener: Listener) -> None:
+            self.inner = inner
+            self.timeout = timeout
+            self.listener = listener
+            self.timed_out: set[str] = set()
+            self.answered = 0
+
+        async def handle_async_request(self, request: Any) -> Any:
+            usage = _asking.get()
+            if usage is not None:
+                usage.calls += 1
+                if request.headers.get("x-stainless-retry-count", "0") != "0":
+                    usage.retries += 1
+            if request.headers.get("x-stainless-retry-count", "0") != "0":
+                self.listener("retry")
+            key = hashlib.sha256(request.content).hexdigest()
+            try:
+                async with asyncio.timeout(self.timeout):
+                    response = await self.inner.handle_async_request(request)
+                    try:
+                        body = await response.aread()  # decoded: the encoding goes below
+                    finally:
+                        await response.aclose()
+            except TimeoutError as err:
+                if key in self.timed_out or (self.timed_out and not self.answered):
+                    stalled = EndpointSilent if not self.answered else openai.APITimeoutError
+                    raise stalled(request=request) from err  # an OpenAIError: not retried
+                self.timed_out.add(key)
+                raise httpx2.ReadTimeout("no complete answer in time", request=request) from err
+            finally:
+                self.listener("call")
+            self.answered += 1
+            headers = [
+                (k, v)
+                for k, v in response.headers.multi_items()
+                if k.lower() not in {"content-encoding", "content-length", "transfer-encoding"}
+            ]
+            return httpx2.Response(
+                response.status_code,
+                headers=headers,
+                content=body,
+                extensions=response.extensions,
+                request=request,
+            )
+
+        async def aclose(self) -> None:
+            await self.inner.aclose()
+
+    return Deadline, EndpointSilent
 
 
 class Extractor:
     """Asks the model for a pydantic model, re-asking with validation errors."""
 
-    def __init__(self, settings: Settings, http_client: Any = None) -> None:
-        import instructor
-        import openai
-
+    def __init__(
+        self, settings: Settings, transport: Any = None, listener: Listener | None = None
+    ) -> None:
         # instructor logs every failed attempt at ERROR; briefgen reports failures itself,
         # in one line, and its logs must never echo request contents.
         logging.getLogger("instructor").setLevel(logging.CRITICAL)
         self.settings = settings
+        self.listener: Listener = listener or (lambda _: None)
+        self._transport = transport
+        self._client: Any = None
+        self._http: Any = None
+        self._silent: type[Exception] = Exception
+
+    async def __aenter__(self) -> Extractor:
+        """Open the connection pool for one run (an event loop's worth of calls)."""
+        import httpx2
+        import instructor
+        import openai
+
+        deadline, self._silent = _transport_classes()
+        inner = self._transport or httpx2.AsyncHTTPTransport()
+        self._http = httpx2.AsyncClient(
+            transport=deadline(inner, self.settings.timeout, self._tell),
+            timeout=self.settings.timeout,
+        )
         client = openai.AsyncOpenAI(
-            api_key=settings.api_key,
-            base_url=settings.base_url,
-            max_retries=settings.http_retries,  # 429/5xx, honouring Retry-After
-            timeout=settings.timeout,
-            http_client=http_client,
+            api_key=self.settings.api_key,
+            base_url=self.settings.base_url,
+            max_retries=self.settings.http_retries,
+            timeout=self.settings.timeout,
+            http_client=self._http,
         )
         self._client = instructor.from_openai(client, mode=instructor.Mode.TOOLS)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+        self._client = self._http = None
+
+    def _tell(self, event: str) -> None:
+        self.listener(event)
 
     async def ask(
         self,
@@ -108,45 +273,108 @@ class Extractor:
         context: dict[str, Any],
         label: str,
     ) -> Answer:
-        """One structured call; `label` names what is asked about in errors."""
-        import instructor
-        import openai
-        from instructor.core.hooks import Hooks
-
+        """One structured answer; `label` names what is asked about in run-ending errors."""
         usage = Usage()
-        hooks = Hooks()
-        hooks.on("completion:response", lambda *a, **k: _bump(usage, "calls"))
-        hooks.on("parse:error", lambda *a, **k: _bump(usage, "reasks"))
-        messages: list[Any] = [
+        _asking.set(usage)
+        base: list[Any] = [
             {"role": "system", "content": "{{ system }}"},
             {"role": "user", "content": "{{ user }}"},
         ]
-        try:
-            parsed, completion = await self._client.create_with_completion(
-                model=self.settings.model,
-                messages=messages,
-                response_model=response_model,
-                max_retries=self.settings.reasks,
-                context={**context, "system": system, "user": user},
-                hooks=hooks,
-                temperature=0,
+        values = {**context, "system": system, "user": user}
+        messages, retried = base, False
+        candidates: list[dict[str, Any]] = []
+        while True:
+            try:
+                parsed, completion = await self._client.create_with_completion(
+                    model=self.settings.model,
+                    messages=messages,
+                    response_model=response_model,
+                    max_retries=0,  # re-asks are ours: bounded, and they keep the best answer
+                    context=values,
+                    temperature=0,
+                    **self._limit(),
+                )
+            except Exception as err:  # classified below; anything unforeseen is re-raised
+                outcome = self._outcome(err, label, usage)
+            else:
+                _add_usage(usage, getattr(completion, "usage", None))
+                return Answer(parsed=parsed, candidates=candidates, usage=usage)
+            if outcome.raw is not None:
+                candidates.append(outcome.raw)
+            if outcome.retry and not retried:
+                retried = True
+                usage.retries += 1
+                self.listener("retry")
+                continue
+            if outcome.reask is None or usage.reasks >= self.settings.reasks:
+                return Answer(None, candidates, usage, outcome.failure, outcome.kind)
+            usage.reasks += 1
+            self.listener("reask")
+            messages = [*base, *_reask_messages(outcome, usage.reasks, self.settings.reasks)]
+            values = {
+                **values,
+                "reask": _reask_text(outcome.reask, usage.reasks, self.settings.reasks),
+                "previous": _content(outcome.message),
+            }
+
+    def _limit(self) -> dict[str, int]:
+        # OpenAI's reasoning models refuse max_tokens and take max_completion_tokens; every
+        # OpenAI-compatible server takes max_tokens.
+        if re.match(r"^(o\d|gpt-5)", self.settings.model):
+            return {"max_completion_tokens": self.settings.max_tokens}
+        return {"max_tokens": self.settings.max_tokens}
+
+    def _outcome(self, err: Exception, label: str, usage: Usage) -> _Outcome:
+        """Why an attempt failed, and whether a re-ask or a retry can help; raises what ends
+        the run."""
+        import instructor.core.exceptions as ie
+
+        _raise_for_run(err, label, self.settings, self._silent)
+        if isinstance(err, ie.IncompleteOutputException):
+            _add_usage(usage, getattr(err.last_completion, "usage", None))
+            return _Outcome(
+                f"the answer was cut off at --max-tokens {self.settings.max_tokens:,}; "
+                "raise --max-tokens"
             )
-        except instructor.core.exceptions.InstructorRetryException as err:
-            _raise_transport(err, label)
-            _add_usage(usage, getattr(err, "total_usage", None))
-            usage.reasks = max(usage.reasks - 1, 0)  # the last failure is not re-asked
-            raw, note = _raw_arguments(err.last_completion)
-            return Answer(parsed=None, raw=raw, usage=usage, failure=note or str(err))
-        except openai.APIError as err:
-            _raise_transport(err, label)
-            raise  # pragma: no cover - _raise_transport always raises for APIError
-        total = getattr(parsed, "_total_usage", None) or getattr(completion, "usage", None)
-        _add_usage(usage, total)
-        return Answer(parsed=parsed, raw=parsed.model_dump(mode="json"), usage=usage)
-
-
-def _bump(usage: Usage, name: str) -> None:
-    setattr(usage, name, getattr(usage, name) + 1)
+        failure = _endpoint_failure(err, self.settings)
+        if failure is not None:
+            return _Outcome(failure)
+        if not isinstance(err, ie.InstructorRetryException):
+            raise err
+        attempts = getattr(err, "failed_attempts", None) or []
+        completion = attempts[-1].completion if attempts else None
+        cause = attempts[-1].exception if attempts else err.__cause__
+        _add_usage(usage, getattr(completion, "usage", None))
+        refusal = _REFUSAL.match(str(cause or ""))
+        if refusal:
+            return _Outcome(f"the model refused: {_first_line(refusal['words'])}")
+        choices = getattr(completion, "choices", None)
+        if not choices:
+            shown = completion if isinstance(completion, str) else "no choices"
+            what = _first_line(str(shown)) or "an empty body"
+            return _Outcome(
+                f"the endpoint answered with something that is not a chat completion ({what})",
+                retry=True,
+            )
+        message = choices[0].message
+        raw, unreadable = _raw_arguments(message)
+        if isinstance(cause, ValidationError):
+            errors = _errors(cause)
+            return _Outcome(f"the answer failed validation: {errors}", errors, False, raw, message)
+        if not getattr(message, "tool_calls", None):
+            said = _first_line(str(message.content or ""))
+            return _Outcome(
+                f"the model answered in plain text, without the structured answer (it said: "
+                f"{said!r})",
+                "the answer has no structured result: call the function with the whole answer",
+                message=message,
+            )
+        problem = unreadable or str(cause)
+        return _Outcome(
+            f"the answer could not be read: {problem}",
+            f"the function arguments could not be read ({problem}); send valid JSON",
+            message=message,
+        )
 
 
 def _add_usage(usage: Usage, total: Any) -> None:
@@ -156,16 +384,69 @@ def _add_usage(usage: Usage, total: Any) -> None:
     usage.completion_tokens += int(getattr(total, "completion_tokens", 0) or 0)
 
 
-def _raw_arguments(completion: Any) -> tuple[dict[str, Any], str | None]:
-    """The JSON the model last answered with, for item-by-item salvage."""
+def _errors(err: ValidationError) -> str:
+    """Validation errors as `where: what` lines, at most `_ERRORS_SHOWN` and a few pages."""
+    lines = []
+    for e in err.errors(include_url=False):
+        loc = ".".join(str(x) for x in e["loc"])
+        lines.append(f"{loc}: {e['msg']}" if loc else str(e["msg"]))
+    shown = lines[:_ERRORS_SHOWN]
+    if len(lines) > len(shown):
+        shown.append(f"... and {len(lines) - len(shown)} more errors")
+    return "\n".join(shown).replace("Value error, ", "")[:_ERROR_CHARS]
+
+
+def _reask_text(errors: str, number: int, most: int) -> str:
+    return (
+        f"Validation Error found (re-ask {number} of {most}):\n{errors}\n"
+        "Recall the function correctly, fix the errors: answer again with the whole answer, "
+        "keeping every item that passed and correcting or leaving out those that failed."
+    )
+
+
+def _content(message: Any) -> str:
+    return str(getattr(message, "content", None) or "")
+
+
+def _reask_messages(outcome: _Outcome, number: int, most: int) -> list[dict[str, Any]]:
+    """The failed answer and its errors, after the original two messages: a re-ask is never
+    longer than the first ask plus one answer and a bounded list of errors."""
+    message = outcome.message
+    calls = list(getattr(message, "tool_calls", None) or [])[:1]
+    if not calls:
+        previous = [{"role": "assistant", "content": "{{ previous }}"}] if _content(message) else []
+        return [*previous, {"role": "user", "content": "{{ reask }}"}]
+    call = calls[0]
+    return [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": call.id or "call_0",
+                    "type": "function",
+                    "function": {"name": call.function.name, "arguments": call.function.arguments},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": call.id or "call_0", "content": "{{ reask }}"},
+    ]
+
+
+def _raw_arguments(message: Any) -> tuple[dict[str, Any] | None, str | None]:
+    """The JSON object the model answered with, for item-by-item salvage, or why not."""
     try:
-        call = completion.choices[0].message.tool_calls[0]
-        data = json.loads(call.function.arguments)
+        data = json.loads(message.tool_calls[0].function.arguments)
     except (AttributeError, IndexError, TypeError):
-        return {}, "the model answered without the structured result"
+        return None, "no function call"
     except json.JSONDecodeError as err:
-        return {}, f"the model's answer was not valid JSON ({err.msg})"
-    return (data, None) if isinstance(data, dict) else ({}, "the answer was not a JSON object")
+        return None, f"not valid JSON ({err.msg})"
+    return (data, None) if isinstance(data, dict) else (None, "not a JSON object")
+
+
+def _first_line(text: str, limit: int = 200) -> str:
+    line = next((s.strip() for s in text.splitlines() if s.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _cause_chain(err: BaseException) -> list[BaseException]:
@@ -177,8 +458,24 @@ def _cause_chain(err: BaseException) -> list[BaseException]:
     return chain
 
 
-def _raise_transport(err: BaseException, label: str) -> None:
-    """Turn an endpoint failure into a one-line error; return if it was a validation failure."""
+def _endpoint_message(err: Any, settings: Settings) -> str:
+    """The endpoint's own words about an error: first line, secrets removed."""
+    body = getattr(err, "body", None)
+    text = None
+    if isinstance(body, dict):
+        inner = body.get("error") if isinstance(body.get("error"), dict) else body
+        text = inner.get("message") if isinstance(inner, dict) else None
+    if not text:
+        response = getattr(err, "response", None)
+        text = getattr(response, "text", None) or str(body or "")
+    secrets = [settings.api_key] if settings.api_key else []
+    return _first_line(redact(str(text), secrets)) or "no message"
+
+
+def _raise_for_run(
+    err: BaseException, label: str, settings: Settings, silent: type[Exception]
+) -> None:
+    """Raise the errors that no other question could escape: the run ends with them."""
     import openai
 
     for cause in _cause_chain(err):
@@ -188,23 +485,64 @@ def _raise_transport(err: BaseException, label: str) -> None:
                 "since it was recorded. Re-record with --record, or run without --replay."
             ) from err
     for cause in _cause_chain(err):
+        said = _endpoint_message(cause, settings)
         if isinstance(cause, openai.AuthenticationError):
             raise ModelError(
-                f"the endpoint refused the API key while asking about {label} (401); "
-                "check OPENAI_API_KEY."
+                f"the endpoint refused the API key (401: {said}); check OPENAI_API_KEY."
             ) from err
-        if isinstance(cause, openai.APIStatusError):
+        if isinstance(cause, openai.PermissionDeniedError):
             raise ModelError(
-                f"the endpoint answered {cause.status_code} while asking about {label}, "
-                "after retries; try again later or check --base-url and --model."
+                f"the endpoint denied access (403: {said}); check that the key may use "
+                f"--model {settings.model}."
             ) from err
+        if isinstance(cause, openai.NotFoundError):
+            raise ModelError(
+                f"the endpoint has no such model or path (404: {said}); check --base-url "
+                f"({settings.url}) and --model ({settings.model})."
+            ) from err
+        if isinstance(cause, silent):
+            raise ModelError(
+                f"the endpoint at {settings.url} answered nothing within --timeout "
+                f"{settings.timeout:g}s while asking about {label}; is it stalled or "
+                "overloaded? Raise --timeout or lower --concurrency."
+            ) from err
+        if isinstance(cause, openai.APIConnectionError) and not isinstance(
+            cause, openai.APITimeoutError
+        ):
+            raise ModelError(
+                f"could not connect to {settings.url}; is the server running there? "
+                "Check --base-url and your network."
+            ) from err
+
+
+def _endpoint_failure(err: BaseException, settings: Settings) -> str | None:
+    """Why the endpoint could not answer this one question (after the client's retries)."""
+    import openai
+
+    retries = settings.http_retries
+    for cause in _cause_chain(err):
         if isinstance(cause, openai.APITimeoutError):
-            raise ModelError(f"the endpoint timed out while asking about {label}.") from err
-        if isinstance(cause, openai.APIConnectionError):
-            raise ModelError(
-                f"could not reach the endpoint while asking about {label}; "
-                "check --base-url or your network."
-            ) from err
-
-
-ErrorMapper = Callable[[BaseException, str], None]
+            return (
+                f"no complete answer within --timeout {settings.timeout:g}s, twice; raise "
+                "--timeout or lower --concurrency"
+            )
+        if not isinstance(cause, openai.APIStatusError):
+            continue
+        said = _endpoint_message(cause, settings)
+        status = cause.status_code
+        code = getattr(cause, "code", None)
+        if status in {400, 413, 422} and (
+            code == "context_length_exceeded" or _CONTEXT_LENGTH.search(said)
+        ):
+            return f"too long for this model ({status}: {said})"
+        if status == 429:
+            return (
+                f"rate limited (429: {said}) after {retries} retries; lower --concurrency "
+                "or try again later"
+            )
+        if status >= 500:
+            return (
+                f"the endpoint failed ({status}: {said}) after {retries} retries; try again later"
+            )
+        return f"the endpoint rejected the request ({status}: {said})"
+    return None

@@ -3,24 +3,48 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from briefgen._cache import Cache
+from pydantic import ValidationError
+
+from briefgen._cache import Cache, CacheEntryError
 from briefgen._corpus import Article, load
-from briefgen._errors import BudgetError
-from briefgen._llm import Extractor, Settings, Usage
+from briefgen._errors import BudgetError, ModelError
+from briefgen._llm import (
+    DEFAULT_MAX_TOKENS,
+    DEFAULT_TIMEOUT,
+    Answer,
+    Extractor,
+    Settings,
+    Usage,
+)
 from briefgen._prompts import Prompts
 from briefgen._schema import ActorGroup, ArticleBrief, CorpusBrief
 from briefgen._tokens import count_tokens
-from briefgen._verify import ArticleResult, CorpusResult, Dropped, ItemIndex, salvage_article
+from briefgen._verify import (
+    ArticleResult,
+    CorpusResult,
+    Dropped,
+    ItemIndex,
+    failed_result,
+    salvage_article,
+    unique,
+)
 
-Progress = Callable[[str], None]
+T = TypeVar("T")
+Listener = Callable[[str], None]
+Done = Callable[[ArticleResult, float], None]
+Warn = Callable[[str], None]
 # Prompt tokens per corpus call: a 128k-token context (gpt-4o, gpt-4o-mini, llama 3.1) less
 # room for the answer's schema and a long answer.
 DEFAULT_CONTEXT_BUDGET = 96_000
+# Article tokens one extraction call may carry: a 128k-token context less the instructions
+# and schema (about 2,500 tokens), a re-ask's previous answer and errors, and the answer.
+DEFAULT_MAX_ARTICLE_TOKENS = 100_000
 
 
 @dataclass
@@ -29,6 +53,20 @@ class Run:
 
     result: CorpusResult
     usage: Usage = field(default_factory=Usage)
+
+
+async def gather(coroutines: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
+    """The results of `coroutines`, run concurrently; if one raises, the others are
+    cancelled and its error (the first) is raised alone, as the one line the CLI prints."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(c) for c in coroutines]
+    except* Exception as grouped:
+        first: BaseException = grouped
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from None
+    return [t.result() for t in tasks]
 
 
 class Pipeline:
@@ -40,61 +78,139 @@ class Pipeline:
         prompts: Prompts | None = None,
         cache: Cache | None = None,
         concurrency: int = 4,
-        http_client: Any = None,
+        transport: Any = None,
         context_budget: int | None = None,
+        max_article_tokens: int = DEFAULT_MAX_ARTICLE_TOKENS,
+        listener: Listener | None = None,
+        done: Done | None = None,
+        warn: Warn | None = None,
     ) -> None:
         self.settings = settings
         self.prompts = prompts or Prompts()
         self.cache = cache
         self.concurrency = max(1, concurrency)
         self.context_budget = context_budget or DEFAULT_CONTEXT_BUDGET
-        self.extractor = Extractor(settings, http_client=http_client)
+        self.max_article_tokens = max_article_tokens
+        self.extractor = Extractor(settings, transport=transport, listener=listener)
+        self.done: Done = done or (lambda _r, _s: None)
+        self.warn: Warn = warn or (lambda _: None)
         self.usage = Usage()
+        self.failures: list[str] = []  # corpus calls that could not be answered
 
-    async def run(self, articles: Sequence[Article], progress: Progress | None = None) -> Run:
-        tell = progress or (lambda _: None)
+    async def run(self, articles: Sequence[Article]) -> Run:
+        """Every article's brief (each failing alone), then the corpus brief of those read.
+
+        A verified brief is cached as soon as it arrives, so a run that ends early, or an
+        article that fails, never costs the others again."""
         gate = asyncio.Semaphore(self.concurrency)
+        self.failures = []
 
         async def one(article: Article) -> ArticleResult:
             async with gate:
+                started = time.monotonic()
                 result = await self.extract(article)
-            tell(article.id)
+            self.done(result, time.monotonic() - started)
             return result
 
-        results = list(await asyncio.gather(*(one(a) for a in articles)))
-        corpus = await self.synthesise(results)
-        tell("corpus")
+        async with self.extractor:
+            results = await gather(one(a) for a in articles)
+            failed = [r for r in results if r.failure is not None]
+            read = [r for r in results if r.failure is None]
+            if not read:
+                first = failed[0]
+                raise ModelError(
+                    f"no article could be read; {first.article.name}: {first.failure}"
+                    + (f" (and {len(failed) - 1} more failed)" if len(failed) > 1 else "")
+                )
+            corpus = await self.synthesise(read)
+        corpus.failed = failed
         return Run(result=corpus, usage=self.usage)
 
     async def extract(self, article: Article) -> ArticleResult:
-        """The verified brief of one article, from the cache or the model."""
+        """The verified brief of one article, from the cache or the model; a result with
+        `failure` set if it could not be read."""
+        too_long = self._too_long(article)
+        if too_long:
+            return failed_result(article, too_long)
         system = self.prompts.render("extract_system.j2", article=article)
         user = self.prompts.render("extract_user.j2", article=article)
         key = None
         if self.cache is not None:
             key = self.cache.key(self.settings.model, system, user)
-            cached = self.cache.get(key)
-            if cached is not None and isinstance(cached.get("brief"), dict):
-                self.usage.cache_hits += 1
-                result = salvage_article(cached["brief"], article)
-                earlier = [Dropped(str(d["where"]), str(d["reason"])) for d in cached["dropped"]]
-                result.dropped[:0] = earlier
-                return result
+            cached = self._from_cache(key, article)
+            if cached is not None:
+                return cached
         answer = await self.extractor.ask(
             ArticleBrief, system, user, {"article": article}, label=f"article {article.name}"
         )
         self.usage.add(answer.usage)
+        result = self._result(article, answer, count_tokens(system) + count_tokens(user))
+        if self.cache is not None and key is not None and result.failure is None:
+            dropped = [{"where": d.where, "reason": d.reason} for d in result.dropped]
+            entry = {"brief": result.brief.model_dump(mode="json"), "dropped": dropped}
+            try:
+                self.cache.put(key, entry)
+            except OSError as err:  # the brief is still good; only the next run pays again
+                self.warn(f"could not cache the brief of {article.name} ({err.strerror or err})")
+        return result
+
+    def _too_long(self, article: Article) -> str | None:
+        """Why an article is refused before any call: longer than one call may carry."""
+        text = article.numbered()
+        if len(text) <= self.max_article_tokens:  # a token is at least one character
+            return None
+        tokens = count_tokens(text)
+        if tokens <= self.max_article_tokens:
+            return None
+        return (
+            f"too long: {tokens:,} tokens, over --max-article-tokens "
+            f"{self.max_article_tokens:,}; split the file, or raise the limit for a model "
+            "with a larger context"
+        )
+
+    def _from_cache(self, key: str, article: Article) -> ArticleResult | None:
+        """The cached result for `key`, re-verified; None (with a warning for a damaged
+        entry, which the fresh answer then replaces) if there is none to use."""
+        assert self.cache is not None
+        try:
+            entry = self.cache.get(key)
+            if entry is None:
+                return None
+            result = salvage_article(entry["brief"], article)
+            earlier = [Dropped(str(d["where"]), str(d["reason"])) for d in entry["dropped"]]
+        except (CacheEntryError, KeyError, TypeError, AttributeError, ValidationError) as err:
+            reason = err.reason if isinstance(err, CacheEntryError) else "not a cached brief"
+            self.warn(
+                f"cache entry {self.cache.path(key)} for {article.name} is unusable "
+                f"({reason}); asking again and replacing it"
+            )
+            return None
+        self.usage.cache_hits += 1
+        result.dropped[:0] = earlier
+        result.dropped = unique(result.dropped)
+        return result
+
+    def _result(self, article: Article, answer: Answer, prompt_tokens: int) -> ArticleResult:
+        """The verified brief from an answer: the valid one, else the best salvage of the
+        answers that failed; a failed result if nothing was verified."""
         if answer.parsed is not None:
             assert isinstance(answer.parsed, ArticleBrief)
-            result = ArticleResult(article=article, brief=answer.parsed)
-        else:
-            result = salvage_article(answer.raw, article)
-            if not answer.raw:
-                result.dropped.append(Dropped(f"{article.id}", answer.failure or "no answer"))
-        if self.cache is not None and key is not None and answer.raw:
-            dropped = [{"where": d.where, "reason": d.reason} for d in result.dropped]
-            self.cache.put(key, {"brief": result.brief.model_dump(mode="json"), "dropped": dropped})
-        return result
+            return ArticleResult(article=article, brief=answer.parsed)
+        salvaged = [salvage_article(raw, article) for raw in answer.candidates]
+        best = max(reversed(salvaged), key=lambda r: r.verified(), default=None)
+        failure = answer.failure or "no answer"
+        if answer.kind == "too_long":
+            failure += f"; the prompt was {prompt_tokens:,} tokens by briefgen's count"
+        if best is None or best.verified() == 0:
+            if best is not None and answer.kind == "invalid":
+                failure = "nothing in the answer passed verification"
+            elif best is not None:
+                failure += "; nothing verified in earlier answers"
+            return failed_result(article, failure, best.dropped if best else [])
+        if answer.kind != "invalid":  # a re-ask failed: the best earlier answer stands
+            best.dropped.append(Dropped(article.id, f"re-asking stopped: {failure}"))
+        best.dropped = unique(best.dropped)
+        return best
 
     async def synthesise(self, results: Sequence[ArticleResult]) -> CorpusResult:
         """The corpus brief, answered in item ids and checked.
@@ -112,8 +228,8 @@ class Pipeline:
             kind = "corpus" if level == 1 else "merge"
             chunks, singletons = self.plan(kind, units)
             gate = asyncio.Semaphore(self.concurrency)
-            answers = await asyncio.gather(
-                *(self._part(gate, kind, c, index, singletons, len(chunks) > 1) for c in chunks)
+            answers = await gather(
+                self._part(gate, kind, c, index, singletons, len(chunks) > 1) for c in chunks
             )
             merged = []
             for chunk, (answer, lost) in zip(chunks, answers, strict=True):
@@ -126,7 +242,9 @@ class Pipeline:
             level += 1
         self.usage.levels = level
         final: CorpusBrief = merged[0]["brief"]
-        return CorpusResult(brief=final, articles=list(results), dropped=dropped)
+        return CorpusResult(
+            brief=final, articles=list(results), dropped=unique(dropped), failures=self.failures
+        )
 
     async def _part(
         self,
@@ -210,10 +328,23 @@ class Pipeline:
         if answer.parsed is not None:
             assert isinstance(answer.parsed, CorpusBrief)
             return answer.parsed, []
-        brief, dropped = index.salvage(answer.raw, where)
-        if not answer.raw:
-            dropped.append(Dropped(where, answer.failure or "no answer"))
-        return brief, dropped
+        salvaged = [index.salvage(raw, where) for raw in answer.candidates]
+        brief, dropped = max(
+            reversed(salvaged),
+            key=lambda kept: sum(map(len, _parts(kept[0]))),
+            default=(_EMPTY, []),
+        )
+        failure = answer.failure or "no answer"
+        if not salvaged or answer.kind != "invalid":
+            self.failures.append(f"{label}: {failure}")
+        return brief, unique(dropped)
+
+
+_EMPTY = CorpusBrief(overview="", actors=[], figure_groups=[], issues=[], disputes=[], timeline=[])
+
+
+def _parts(brief: CorpusBrief) -> list[Sequence[object]]:
+    return [brief.actors, brief.figure_groups, brief.issues, brief.disputes, brief.timeline]
 
 
 def _articles(units: Sequence[dict[str, Any]]) -> list[str]:
@@ -338,9 +469,6 @@ def partial_view(
     }
 
 
-T = TypeVar("T")
-
-
 def _left_out(have: Sequence[T], more: Iterable[T], keys: Callable[[T], set[str]]) -> list[T]:
     """`have`, then each of `more` that `have` does not already cover."""
     kept = list(have)
@@ -404,14 +532,26 @@ def summarize(
     concurrency: int = 4,
     cache: Cache | None = None,
     context_budget: int = DEFAULT_CONTEXT_BUDGET,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
+    max_article_tokens: int = DEFAULT_MAX_ARTICLE_TOKENS,
 ) -> CorpusResult:
     """Summarise the articles under `paths`; returns the verified corpus brief.
+
+    Articles that could not be read are in `result.failed`, each with its reason; if none
+    could be read, `ModelError` says why the first one failed.
 
     >>> result = summarize(["seeds/"])            # doctest: +SKIP
     >>> result.brief.figure_groups[0].relation     # doctest: +SKIP
     'internal_discrepancy'
     """
-    settings = Settings(model=model or Settings.model, base_url=base_url, api_key=api_key)
+    settings = Settings(
+        model=model or Settings.model,
+        base_url=base_url,
+        api_key=api_key,
+        timeout=timeout,
+        max_tokens=max_tokens,
+    )
     prompts = Prompts(Path(prompts_dir) if prompts_dir else None)
     articles = load([Path(p) for p in paths])
     pipeline = Pipeline(
@@ -420,5 +560,6 @@ def summarize(
         cache=cache,
         concurrency=concurrency,
         context_budget=context_budget,
+        max_article_tokens=max_article_tokens,
     )
     return asyncio.run(pipeline.run(articles)).result

@@ -35,14 +35,40 @@ class _Footnotes:
     def render(self) -> list[str]:
         lines = []
         for key, number in self.notes.items():
-            parts = [f"`{file}:S{sentence}` “{_md(text)}”" for file, sentence, text in key]
+            parts = [
+                f"{_code(f'{file}:S{sentence}')} “{_md(text)}”" for file, sentence, text in key
+            ]
             lines.append(f"[^{number}]: " + " · ".join(parts))
         return lines
 
 
+# Every string a model or an article wrote is data: these helpers are the only way it
+# reaches the Markdown. CommonMark lets any ASCII punctuation be backslash-escaped; only
+# what can open markup is, so ordinary prose (- ' ’ “ , ( ) .) comes out unchanged.
+_MARKUP = re.compile(r"[\\`*_\[\]<>|&~]")
+# Bare URLs that GitHub-flavoured renderers would turn into links.
+_BARE_LINK = re.compile(r"(?i)(?<=[a-z])(?=://)|(?<=\bwww)(?=\.)")
+# What turns a line into a heading, quote, list item, rule or setext underline.
+_BLOCK_START = re.compile(r"^(?:([#>+=-])|(\d{1,9})([.)])(?=\s|$))")
+
+
 def _md(text: str) -> str:
-    """`text` safe inside a Markdown table cell or line."""
-    return re.sub(r"\s+", " ", text).replace("|", "\\|").strip()
+    """`text` as literal Markdown inside a line or a table cell: no markup survives."""
+    flat = re.sub(r"\s+", " ", text).strip()
+    return _BARE_LINK.sub("\\\\", _MARKUP.sub(lambda m: "\\" + m[0], flat))
+
+
+def _line(text: str) -> str:
+    """`text` as literal Markdown standing at the start of a line."""
+    return _BLOCK_START.sub(lambda m: f"\\{m[1]}" if m[1] else f"{m[2]}\\{m[3]}", _md(text))
+
+
+def _code(text: str) -> str:
+    """`text` as an inline code span whose fence no backtick in it can close."""
+    flat = re.sub(r"\s+", " ", text).strip()
+    fence = "`" * (max((len(run) for run in re.findall("`+", flat)), default=0) + 1)
+    pad = " " if flat.startswith("`") or flat.endswith("`") else ""
+    return f"{fence}{pad}{flat}{pad}{fence}"
 
 
 def _value(f: DocFigure) -> str:
@@ -53,7 +79,8 @@ def to_markdown(doc: Document) -> str:
     """The brief as Markdown: sections in a fixed order, footnotes numbered by first use."""
     notes = _Footnotes()
     out: list[str] = [f"# Brief: {len(doc.articles)} articles", ""]
-    out += ["## Overview", "", doc.corpus.overview or "_No verified overview._", ""]
+    out += ["## Overview", "", _line(doc.corpus.overview) or "_No verified overview._", ""]
+    out += _not_read(doc)
     out += _figures(doc, notes)
     out += _timeline(doc)
     out += _actors(doc)
@@ -61,7 +88,7 @@ def to_markdown(doc: Document) -> str:
     out += _disputes(doc, notes)
     out += _articles(doc, notes)
     out += ["## Sources", ""]
-    out += [f"- {a.id}: `{a.file}` (sha256 {a.sha256[:12]})" for a in doc.articles]
+    out += [f"- {_md(a.id)}: {_code(a.file)} (sha256 {a.sha256[:12]})" for a in doc.articles]
     out += ["", *notes.render(), ""]
     v = doc.verification
     out += [
@@ -74,10 +101,27 @@ def to_markdown(doc: Document) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+def _not_read(doc: Document) -> list[str]:
+    """What the brief lacks: articles that could not be read, corpus calls not answered."""
+    if not doc.failed and not doc.incomplete:
+        return []
+    out = []
+    if doc.failed:
+        out += ["## Articles that could not be read", ""]
+        out += [f"- {_md(f.id)}: {_code(f.file)} — {_md(f.reason)}" for f in doc.failed]
+        out += ["", "_Nothing from these articles is in this brief._", ""]
+    if doc.incomplete:
+        out += ["## Synthesis incomplete", ""]
+        out += ["The cross-article sections lack what these calls would have added:", ""]
+        out += [f"- {_md(failure)}" for failure in doc.incomplete]
+        out.append("")
+    return out
+
+
 def _figure_rows(figures: Sequence[DocFigure], notes: _Footnotes) -> list[str]:
     rows = ["| Value | Measures | As of | Source |", "| --- | --- | --- | --- |"]
     rows += [
-        f"| {_md(_value(f))} | {_md(f.measures)} | {f.as_of or '—'} | "
+        f"| {_md(_value(f))} | {_md(f.measures)} | {_md(f.as_of or '—')} | "
         f"{_where(f.citations)} {notes.ref(f.citations)} |"
         for f in figures
     ]
@@ -86,7 +130,7 @@ def _figure_rows(figures: Sequence[DocFigure], notes: _Footnotes) -> list[str]:
 
 def _where(citations: Sequence[Citation]) -> str:
     """`001:S1` style short references, beside the footnote."""
-    return ", ".join(f"{c.article}:S{c.sentence}" for c in citations)
+    return ", ".join(f"{_md(c.article)}:S{c.sentence}" for c in citations)
 
 
 def _figures(doc: Document, notes: _Footnotes) -> list[str]:
@@ -111,11 +155,11 @@ def _timeline(doc: Document) -> list[str]:
         return ["## Timeline", "", "_No dated events verified._", ""]
     by_period: dict[str, list[str]] = {}
     for e in events:
-        by_period.setdefault(_when(e), []).append(_mermaid(e.event))
+        by_period.setdefault(_mermaid(_when(e)), []).append(_mermaid(e.event))
     out = ["## Timeline", "", "```mermaid", "timeline"]
     out += [f"    {period} : {' : '.join(texts)}" for period, texts in by_period.items()]
     out += ["```", ""]
-    out += [f"- **{_when(e)}** — {_md(e.event)} ({', '.join(e.sources)})" for e in events]
+    out += [f"- **{_md(_when(e))}** — {_md(e.event)} ({_md(', '.join(e.sources))})" for e in events]
     notes = []
     if any(e.series for e in events):
         notes.append("values of a figure time series are placed at their as-of dates")
@@ -133,7 +177,7 @@ def _when(event: DocEvent) -> str:
 def _actors(doc: Document) -> list[str]:
     out = ["## Actors", "", "| Actor | Also called | Articles |", "| --- | --- | --- |"]
     for group in doc.corpus.actors:
-        articles = ", ".join(sorted({m.split(".")[0] for m in group.members}))
+        articles = _md(", ".join(sorted({m.split(".")[0] for m in group.members})))
         out.append(f"| {_md(group.name)} | {_md(', '.join(group.aliases)) or '—'} | {articles} |")
     return [*out, ""]
 
@@ -217,10 +261,10 @@ def _disputes(doc: Document, notes: _Footnotes) -> list[str]:
 def _articles(doc: Document, notes: _Footnotes) -> list[str]:
     out = ["## Per-article notes", ""]
     for a in doc.articles:
-        date = a.published.date or "date unknown"
+        date = _md(a.published.date or "date unknown")
         if a.published.inferred:
             date += f" ({'inferred: ' if a.published.date else ''}{_md(a.published.basis)})"
-        out += [f"### {a.id}: {_md(a.title)}", "", f"`{a.file}` · {date}", ""]
+        out += [f"### {_md(a.id)}: {_md(a.title)}", "", f"{_code(a.file)} · {date}", ""]
         if a.instructions:
             where = ", ".join(f"S{i}" for i in a.instructions)
             out += [
@@ -229,7 +273,7 @@ def _articles(doc: Document, notes: _Footnotes) -> list[str]:
                 "",
             ]
         if a.summary:
-            out += [_md(a.summary), ""]
+            out += [_line(a.summary), ""]
         for d in a.disputes:
             sides = "; ".join(
                 f"{_md(s.actor)}: {_md(s.claim)} {notes.ref(s.citations)}" for s in d.sides
@@ -240,6 +284,11 @@ def _articles(doc: Document, notes: _Footnotes) -> list[str]:
     return out
 
 
+# Mermaid reads `:` as an event separator, `#` as an entity and `;` as a statement end; a
+# label may be drawn as HTML, so nothing that opens a tag, an entity or a code fence stays.
+_MERMAID = str.maketrans({":": ",", "#": ",", ";": ",", "<": "‹", ">": "›", "&": "＆", "`": "'"})
+
+
 def _mermaid(text: str) -> str:
-    # ':' separates events and '#' starts an entity in Mermaid timelines.
-    return re.sub(r"[:#;]", ",", _md(text).replace(": ", " — "))
+    """`text` as a Mermaid timeline label inside the ```mermaid fence."""
+    return re.sub(r"\s+", " ", text).strip().replace(": ", " — ").translate(_MERMAID)

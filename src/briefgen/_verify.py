@@ -51,37 +51,69 @@ class Dropped:
     item: Any = None
 
 
+def unique(dropped: Sequence[Dropped]) -> list[Dropped]:
+    """`dropped` with each place and reason listed once, in order."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for d in dropped:
+        if (d.where, d.reason) not in seen:
+            seen.add((d.where, d.reason))
+            out.append(d)
+    return out
+
+
 @dataclass
 class ArticleResult:
-    """One article's verified brief; items are addressed as `{article.id}.F2` and so on."""
+    """One article's verified brief; items are addressed as `{article.id}.F2` and so on.
+
+    `failure` says why an article could not be read at all (its brief is then empty)."""
 
     article: Article
     brief: ArticleBrief
     dropped: list[Dropped] = field(default_factory=list)
+    failure: str | None = None
 
     def item_id(self, kind: str, number: int) -> str:
         return f"{self.article.id}.{_KIND_LETTER[kind]}{number}"
 
+    def verified(self) -> int:
+        """Items that passed every check."""
+        b = self.brief
+        return len(b.actors) + len(b.figures) + len(b.positions) + len(b.disputes)
+
+
+def failed_result(article: Article, reason: str, dropped: Sequence[Dropped] = ()) -> ArticleResult:
+    """An article that could not be read, and why."""
+    empty = ArticleBrief.model_construct(
+        title=_UNTITLED,
+        published=Published(date=None, inferred=True, basis="not read"),
+        summary="",
+        actors=[],
+        figures=[],
+        positions=[],
+        disputes=[],
+    )
+    return ArticleResult(article=article, brief=empty, dropped=unique(dropped), failure=reason)
+
 
 @dataclass
 class CorpusResult:
-    """The verified corpus brief with everything it rests on."""
+    """The verified corpus brief with everything it rests on.
+
+    `failed` holds the articles that could not be read; `failures`, the corpus calls that
+    could not be answered (the synthesis is then partial)."""
 
     brief: CorpusBrief
     articles: list[ArticleResult]
     dropped: list[Dropped] = field(default_factory=list)
+    failed: list[ArticleResult] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
 
     def all_dropped(self) -> list[Dropped]:
         return [d for r in self.articles for d in r.dropped] + self.dropped
 
     def verified_count(self) -> int:
-        per_article = sum(
-            len(r.brief.actors)
-            + len(r.brief.figures)
-            + len(r.brief.positions)
-            + len(r.brief.disputes)
-            for r in self.articles
-        )
+        per_article = sum(r.verified() for r in self.articles)
         corpus = self.brief
         parts: list[Sequence[object]] = [
             corpus.actors,
