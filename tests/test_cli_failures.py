@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from briefgen._cli import app
 from conftest import DUMMY_KEY
 from scripted import MODEL, Script, serve
-from test_failures import CONTEXT_400, CORPUS, FIRE, FIRE_ANSWER, FLOODS, FLOODS_ANSWER
+from test_failures import CONTEXT_400, CORPUS, FIRE, FIRE_ANSWER, FLOODS, FLOODS_ANSWER, _Trickle
 
 pytestmark = [pytest.mark.enable_socket, pytest.mark.allow_hosts(["127.0.0.1"])]
 
@@ -196,3 +196,25 @@ def test_many_articles_refused_at_once_still_give_one_line(folder: Path) -> None
         )
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1 and "check OPENAI_API_KEY" in result.stderr
+
+
+def test_timeout_comes_from_briefgen_timeout_and_names_the_fix(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BRIEFGEN_TIMEOUT", "1")
+    with _Trickle() as server:
+        result = CliRunner().invoke(
+            app, ["summarize", str(folder), "--base-url", server.url, "--concurrency", "1"]
+        )
+    assert result.exit_code == 1
+    assert (
+        "briefgen: failed: 002_fire.txt: no complete answer within --timeout 1s, twice; "
+        "raise --timeout or lower --concurrency" in result.stderr
+    )
+
+
+def test_max_tokens_reaches_every_request(folder: Path) -> None:
+    answers = script()
+    code, _, _ = summarize(answers, str(folder), "--max-tokens", "2048")
+    assert code == 0
+    assert {r["max_tokens"] for r in answers.requests} == {2048}
