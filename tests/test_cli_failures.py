@@ -13,24 +13,15 @@ from typer.testing import CliRunner
 
 from briefgen._cli import app
 from conftest import DUMMY_KEY
+from faults import CONTEXT_400, Trickle, script, write_two
 from scripted import MODEL, Script, serve
-from test_failures import CONTEXT_400, CORPUS, FIRE, FIRE_ANSWER, FLOODS, FLOODS_ANSWER, _Trickle
 
 pytestmark = [pytest.mark.enable_socket, pytest.mark.allow_hosts(["127.0.0.1"])]
 
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
-    folder = tmp_path / "articles"
-    folder.mkdir()
-    (folder / "001_floods.txt").write_text(FLOODS, encoding="utf-8")
-    (folder / "002_fire.txt").write_text(FIRE, encoding="utf-8")
-    return folder
-
-
-def script(**answers: list[Any]) -> Script:
-    base = {"001": [FLOODS_ANSWER], "002": [FIRE_ANSWER], "corpus": [CORPUS]}
-    return Script({**base, **{k.lstrip("_"): v for k, v in answers.items()}})
+    return write_two(tmp_path / "articles")
 
 
 def summarize(answers: Script, *args: str, url: str | None = None) -> tuple[int, str, str]:
@@ -202,7 +193,7 @@ def test_timeout_comes_from_briefgen_timeout_and_names_the_fix(
     folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("BRIEFGEN_TIMEOUT", "1")
-    with _Trickle() as server:
+    with Trickle() as server:
         result = CliRunner().invoke(
             app, ["summarize", str(folder), "--base-url", server.url, "--concurrency", "1"]
         )
