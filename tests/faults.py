@@ -86,12 +86,15 @@ def script(**answers: list[Any]) -> Script:
 
 class Trickle(threading.Thread):
     """A loopback endpoint: trickles a header line a tenth of a second, for at most `limit`
-    seconds, in answer to article 002; answers everything else at once."""
+    seconds, in answer to article 002; answers everything else at once. With
+    `first_only`, it trickles only the first time each article is asked, for every article."""
 
-    def __init__(self, limit: float = 10.0) -> None:
+    def __init__(self, limit: float = 10.0, first_only: bool = False) -> None:
         super().__init__(daemon=True)
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.limit = limit
+        self.first_only = first_only
+        self.seen: set[str] = set()
         self.requests = 0
         self.answers = script()
         self.stop_at = float("inf")
@@ -130,7 +133,7 @@ class Trickle(threading.Thread):
                 body += conn.recv(65536)
             self.requests += 1
             request = json.loads(body)
-            if "Article 002" not in request["messages"][1]["content"]:
+            if not self._stalls(request["messages"][1]["content"]):
                 _, _, answer = self.answers.respond(request)
                 payload = json.dumps(answer).encode()
                 conn.sendall(
@@ -146,6 +149,13 @@ class Trickle(threading.Thread):
                     time.sleep(0.1)
             except OSError:
                 return
+
+    def _stalls(self, asked: str) -> bool:
+        if not self.first_only:
+            return asked.startswith("Article 002")
+        first = asked not in self.seen
+        self.seen.add(asked)
+        return first
 
 
 def _headers(head: bytes) -> Iterator[tuple[str, str]]:

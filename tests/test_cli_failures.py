@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from briefgen._cli import app
 from conftest import DUMMY_KEY
-from faults import CONTEXT_400, Trickle, script, write_two
+from faults import CONTEXT_400, CORPUS, FIRE_ANSWER, FLOODS_ANSWER, Trickle, script, write_two
 from scripted import MODEL, Script, serve
 
 pytestmark = [pytest.mark.enable_socket, pytest.mark.allow_hosts(["127.0.0.1"])]
@@ -146,7 +146,16 @@ def test_an_article_over_the_size_limit_is_refused_before_any_call(folder: Path)
 
 
 @pytest.mark.parametrize(
-    "damage", ["{not json", json.dumps({"brief": {"title": "x"}}), "[1, 2]", "\udcff"]
+    "damage",
+    [
+        "{not json",
+        json.dumps({"brief": {"title": "x"}}),
+        json.dumps({"brief": {}, "dropped": []}),
+        json.dumps({"brief": {"figures": "abc"}, "dropped": []}),
+        json.dumps({"brief": {"title": "x"}, "dropped": [{"where": 1, "reason": None}]}),
+        "[1, 2]",
+        "\udcff",
+    ],
 )
 def test_a_damaged_cache_entry_is_one_warning_then_replaced(
     folder: Path, damage: str, tmp_path: Path
@@ -199,7 +208,7 @@ def test_timeout_comes_from_briefgen_timeout_and_names_the_fix(
         )
     assert result.exit_code == 1
     assert (
-        "briefgen: failed: 002_fire.txt: no complete answer within --timeout 1s, twice; "
+        "briefgen: failed: 002_fire.txt: no complete answer within --timeout 1s; "
         "raise --timeout or lower --concurrency" in result.stderr
     )
 
@@ -209,3 +218,31 @@ def test_max_tokens_reaches_every_request(folder: Path) -> None:
     code, _, _ = summarize(answers, str(folder), "--max-tokens", "2048")
     assert code == 0
     assert {r["max_tokens"] for r in answers.requests} == {2048}
+
+
+def test_a_run_without_the_cache_does_not_promise_a_cheap_rerun(folder: Path) -> None:
+    code, _, err = summarize(script(_002=[CONTEXT_400]), str(folder), "--no-cache")
+    assert code == 1
+    assert "nothing was cached" in err and "ask only about those" not in err
+
+
+def test_a_recorded_run_with_retried_rate_limits_replays(folder: Path, tmp_path: Path) -> None:
+    limited = {"_status": 429, "_headers": {"retry-after": "0"}}
+    answers = Script(
+        {"001": [limited, FLOODS_ANSWER], "002": [FIRE_ANSWER], "corpus": [CORPUS]},
+        by_reask=False,
+    )
+    cassette = tmp_path / "run.yaml"
+    with serve(answers) as server:
+        recorded = CliRunner().invoke(
+            app,
+            [
+                *("summarize", str(folder), "--record", str(cassette)),
+                *("--base-url", server.base_url, "--model", MODEL, "--concurrency", "1"),
+            ],
+        )
+    assert recorded.exit_code == 0, recorded.stderr
+    assert "retry-after-ms" in cassette.read_text(encoding="utf-8")
+    replayed = CliRunner().invoke(app, ["summarize", str(folder), "--replay", str(cassette)])
+    assert replayed.exit_code == 0, replayed.stderr
+    assert replayed.stdout == recorded.stdout

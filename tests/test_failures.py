@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 
 from briefgen._cache import Cache
@@ -66,7 +67,7 @@ def test_an_article_the_endpoint_cannot_take_fails_alone(articles: list[Article]
     reason = failures(done)["002"]
     assert "too long for this model (400: This model's maximum context length is 2048" in reason
     assert "Second line" not in reason  # the endpoint's first line only
-    assert "the prompt was " in reason and " tokens by briefgen's count" in reason
+    assert "the first ask was " in reason and " tokens by briefgen's count" in reason
     assert answers.counts["corpus"] == 1  # the corpus step ran on what was read
 
 
@@ -110,6 +111,8 @@ def test_when_every_article_fails_the_first_reason_is_the_error(articles: list[A
         ({"_body": "<html><body>Bad gateway</body></html>"}, "not a chat completion (<html>"),
         ({"_body": "", "_type": "application/json"}, "not a chat completion"),
         ({"_choices": []}, "not a chat completion (no choices)"),
+        ({"_choices": [{"index": 0, "message": None}]}, "(a choice with no message)"),
+        ({"_body": "{not json", "_type": "application/json"}, "(a body that is not JSON)"),
         ({"_raw": '{"title": "Homes'}, "Invalid JSON"),
         ({"_status": 422, "_message": "unsupported parameter: tools"}, "rejected the request"),
     ],
@@ -235,7 +238,7 @@ def test_a_trickling_endpoint_is_cut_off_and_the_article_fails_alone(
             concurrency=1,
         )
         done = asyncio.run(pipeline.run(articles))
-    assert "no complete answer within --timeout 0.6s, twice" in failures(done)["002"]
+    assert "no complete answer within --timeout 0.6s;" in failures(done)["002"]
     assert server.requests == 1 + 2 + 1  # 002 sent once more after its timeout, no more
 
 
@@ -295,3 +298,80 @@ def test_the_listener_hears_every_request_retry_and_re_ask(articles: list[Articl
     done = asyncio.run(pipeline.run(articles))
     assert heard.count("call") == done.usage.calls == 5
     assert heard.count("retry") == 1 and heard.count("reask") == 1
+
+
+def test_a_valid_answer_with_nothing_verifiable_fails_and_is_not_cached(
+    articles: list[Article], tmp_path: Path
+) -> None:
+    empty = {**FIRE_ANSWER, "actors": [], "figures": []}
+    cache = Cache(tmp_path / "cache")
+    done = run(articles, script(_002=[empty]).transport(), cache=cache)
+    assert failures(done)["002"] == "the answer held nothing that could be verified"
+    again = script()
+    run(articles, again.transport(), cache=cache)
+    assert again.counts == {"002": 1, "corpus": 1}
+
+
+def test_a_key_echoed_in_a_garbage_body_is_never_shown(articles: list[Article]) -> None:
+    echo = {"_body": f"<html>proxy error for https://x/v1?api-key={DUMMY_KEY}</html>"}
+    done = run(articles, script(_002=[echo]).transport())
+    reason = failures(done)["002"]
+    assert "proxy error" in reason and DUMMY_KEY not in reason and "REDACTED" in reason
+
+
+def test_a_content_filter_stop_fails_without_a_re_ask(articles: list[Article]) -> None:
+    filtered = {"_finish": "content_filter", "_text": ""}
+    answers = script(_002=[filtered])
+    done = run(articles, answers.transport(), reasks=2)
+    assert failures(done)["002"] == "the endpoint's content filter stopped the answer"
+    assert answers.counts["002"] == 1
+
+
+def test_an_exhausted_quota_ends_the_run_with_the_fix(articles: list[Article]) -> None:
+    quota = {"_status": 429, "_code": "insufficient_quota", "_message": "You exceeded your quota"}
+    with pytest.raises(ModelError, match="out of quota .*check the plan and billing"):
+        run(articles, script(_001=[quota]).transport())
+
+
+def test_a_connection_dropped_mid_answer_fails_that_article_alone(
+    articles: list[Article],
+) -> None:
+    answers = script()
+
+    def handle(request: httpx2.Request) -> httpx2.Response:
+        if b"Article 002" in request.content:
+            raise httpx2.RemoteProtocolError("peer closed connection", request=request)
+        status, headers, body = answers.respond(json.loads(request.content))
+        return httpx2.Response(status, headers=headers, json=body)
+
+    done = run(articles, httpx2.MockTransport(handle), http_retries=1)
+    assert failures(done)["002"].startswith("the connection closed before the answer came")
+    assert [r.article.id for r in done.result.articles] == ["001"]
+
+
+def test_a_long_article_in_few_characters_is_still_refused(tmp_path: Path) -> None:
+    (tmp_path / "001_tokyo.txt").write_text("東京で洪水が起きた。" * 60 + "\n", encoding="utf-8")
+    article = load([tmp_path])
+    answers = script()
+    pipeline = Pipeline(
+        Settings(api_key=DUMMY_KEY, model=MODEL, http_retries=0),
+        transport=answers.transport(),
+        max_article_tokens=700,
+    )
+    assert len(article[0].numbered()) < 700
+    with pytest.raises(ModelError, match="too long: .* tokens, over --max-article-tokens 700"):
+        asyncio.run(pipeline.run(article))
+    assert answers.requests == []
+
+
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_concurrent_first_timeouts_are_each_sent_once_more(articles: list[Article]) -> None:
+    with Trickle(first_only=True) as server:
+        pipeline = Pipeline(
+            Settings(api_key=DUMMY_KEY, model=MODEL, base_url=server.url, timeout=0.6),
+            concurrency=2,
+        )
+        done = asyncio.run(pipeline.run(articles))
+    assert done.result.failed == [] and done.result.failures == []
+    assert server.requests == 2 * 2 + 2  # each article and the corpus: a timeout, then answered

@@ -247,7 +247,6 @@ def _settings(request: _Request) -> Settings:
         model=model or DEFAULT_MODEL,
         base_url=request.base_url,
         api_key=api_key or "sk-no-key-needed",
-        http_retries=0 if request.replay else 3,
         timeout=request.timeout,
         max_tokens=request.max_tokens,
     )
@@ -319,10 +318,13 @@ def _summarize(request: _Request) -> None:
             parts.append(f"{len(document.failed)} of {total} articles could not be read")
         if document.incomplete:
             parts.append(f"{len(document.incomplete)} corpus calls failed")
-        raise PartialError(
-            f"brief written, but {' and '.join(parts)} (each named above); run the same "
-            "command again to ask only about those."
+        again = (
+            "run the same command again to ask only about those"
+            if cache is not None
+            else "nothing was cached (--no-cache, --record or --replay), so a rerun asks "
+            "about every article again"
         )
+        raise PartialError(f"brief written, but {' and '.join(parts)} (each named above); {again}.")
     if request.strict and document.verification.dropped:
         raise StrictError(
             f"{len(document.verification.dropped)} items failed verification "

@@ -164,6 +164,10 @@ def _transport_classes() -> tuple[type[Any], type[Exception]]:
     class EndpointSilent(openai.APITimeoutError):
         """Every request so far timed out: the endpoint is stalled, not slow."""
 
+    class NotRecorded(openai.APIConnectionError):
+        """A replay lacks this request: sending it again cannot help (an OpenAIError, which
+        the client does not retry)."""
+
     class Deadline(httpx2.AsyncBaseTransport):
         """Bounds each request start to finish, counts it, and lets a timed-out one be sent
         once more only."""
@@ -192,11 +196,15 @@ def _transport_classes() -> tuple[type[Any], type[Exception]]:
                     finally:
                         await response.aclose()
             except TimeoutError as err:
-                if key in self.timed_out or (self.timed_out and not self.answered):
+                if key in self.timed_out:  # the resend timed out too
                     stalled = EndpointSilent if not self.answered else openai.APITimeoutError
                     raise stalled(request=request) from err  # an OpenAIError: not retried
                 self.timed_out.add(key)
                 raise httpx2.ReadTimeout("no complete answer in time", request=request) from err
+            except Exception as err:
+                if type(err).__name__ == "CannotOverwriteExistingCassetteException":
+                    raise NotRecorded(request=request) from err
+                raise
             finally:
                 self.listener("call")
             self.answered += 1
@@ -234,6 +242,7 @@ class Extractor:
         self._client: Any = None
         self._http: Any = None
         self._silent: type[Exception] = Exception
+        self._secrets = [settings.api_key] if settings.api_key else []
 
     async def __aenter__(self) -> Extractor:
         """Open the connection pool for one run (an event loop's worth of calls)."""
@@ -294,8 +303,10 @@ class Extractor:
                     temperature=0,
                     **self._limit(),
                 )
-            except Exception as err:  # classified below; anything unforeseen is re-raised
+            except Exception as err:  # classified below: what ends the run is raised there
                 outcome = self._outcome(err, label, usage)
+                # The endpoint's and the model's words are shown to the user: never a key.
+                outcome.failure = redact(outcome.failure, self._secrets)
             else:
                 _add_usage(usage, getattr(completion, "usage", None))
                 return Answer(parsed=parsed, candidates=candidates, usage=usage)
@@ -340,7 +351,8 @@ class Extractor:
         if failure is not None:
             return _Outcome(failure)
         if not isinstance(err, ie.InstructorRetryException):
-            raise err
+            # Unforeseen: this question fails, with what is known of it; the run goes on.
+            return _Outcome(f"unexpected {type(err).__name__}: {_first_line(str(err))}")
         attempts = getattr(err, "failed_attempts", None) or []
         completion = attempts[-1].completion if attempts else None
         cause = attempts[-1].exception if attempts else err.__cause__
@@ -349,14 +361,16 @@ class Extractor:
         if refusal:
             return _Outcome(f"the model refused: {_first_line(refusal['words'])}")
         choices = getattr(completion, "choices", None)
-        if not choices:
-            shown = completion if isinstance(completion, str) else "no choices"
-            what = _first_line(str(shown)) or "an empty body"
+        first = choices[0] if choices else None
+        message = getattr(first, "message", None)
+        if message is None:
             return _Outcome(
-                f"the endpoint answered with something that is not a chat completion ({what})",
+                "the endpoint answered with something that is not a chat completion "
+                f"({_not_completion(completion, cause)})",
                 retry=True,
             )
-        message = choices[0].message
+        if getattr(first, "finish_reason", None) == "content_filter":
+            return _Outcome("the endpoint's content filter stopped the answer")
         raw, unreadable = _raw_arguments(message)
         if isinstance(cause, ValidationError):
             errors = _errors(cause)
@@ -378,10 +392,23 @@ class Extractor:
 
 
 def _add_usage(usage: Usage, total: Any) -> None:
-    if total is None:
-        return
-    usage.prompt_tokens += int(getattr(total, "prompt_tokens", 0) or 0)
-    usage.completion_tokens += int(getattr(total, "completion_tokens", 0) or 0)
+    for name in ("prompt_tokens", "completion_tokens"):
+        try:
+            reported = int(getattr(total, name, 0) or 0)
+        except (TypeError, ValueError):  # an endpoint's odd usage block costs nothing here
+            continue
+        setattr(usage, name, getattr(usage, name) + reported)
+
+
+def _not_completion(completion: Any, cause: BaseException | None) -> str:
+    """What came back instead of a chat completion, for the failure line."""
+    if isinstance(completion, str):
+        return _first_line(completion) or "an empty body"
+    if isinstance(cause, json.JSONDecodeError):
+        return "a body that is not JSON"
+    if completion is None:
+        return "no answer"
+    return "a choice with no message" if getattr(completion, "choices", None) else "no choices"
 
 
 def _errors(err: ValidationError) -> str:
@@ -476,6 +503,7 @@ def _raise_for_run(
     err: BaseException, label: str, settings: Settings, silent: type[Exception]
 ) -> None:
     """Raise the errors that no other question could escape: the run ends with them."""
+    import httpx2
     import openai
 
     for cause in _cause_chain(err):
@@ -506,33 +534,51 @@ def _raise_for_run(
                 f"{settings.timeout:g}s while asking about {label}; is it stalled or "
                 "overloaded? Raise --timeout or lower --concurrency."
             ) from err
-        if isinstance(cause, openai.APIConnectionError) and not isinstance(
-            cause, openai.APITimeoutError
-        ):
+        if isinstance(cause, httpx2.ConnectError):  # refused, or no such host
             raise ModelError(
                 f"could not connect to {settings.url}; is the server running there? "
                 "Check --base-url and your network."
             ) from err
+        if isinstance(cause, openai.RateLimitError) and _code(cause) == "insufficient_quota":
+            raise ModelError(
+                f"the endpoint says the account is out of quota (429: {said}); check the "
+                "plan and billing of the key's account."
+            ) from err
+
+
+def _code(err: BaseException) -> str | None:
+    code = getattr(err, "code", None)
+    return code if isinstance(code, str) else None
+
+
+def _retries_taken(err: BaseException) -> int:
+    """How often the client sent the request that ended in `err` again before giving up."""
+    request = getattr(getattr(err, "response", None), "request", None)
+    try:
+        return int(request.headers.get("x-stainless-retry-count", 0)) if request else 0
+    except ValueError:
+        return 0
 
 
 def _endpoint_failure(err: BaseException, settings: Settings) -> str | None:
     """Why the endpoint could not answer this one question (after the client's retries)."""
     import openai
 
-    retries = settings.http_retries
     for cause in _cause_chain(err):
         if isinstance(cause, openai.APITimeoutError):
             return (
-                f"no complete answer within --timeout {settings.timeout:g}s, twice; raise "
-                "--timeout or lower --concurrency"
+                f"no complete answer within --timeout {settings.timeout:g}s; raise --timeout "
+                "or lower --concurrency"
             )
+        if isinstance(cause, openai.APIConnectionError):
+            return f"the connection closed before the answer came ({_first_line(str(cause))})"
         if not isinstance(cause, openai.APIStatusError):
             continue
         said = _endpoint_message(cause, settings)
         status = cause.status_code
-        code = getattr(cause, "code", None)
+        retries = _retries_taken(cause)
         if status in {400, 413, 422} and (
-            code == "context_length_exceeded" or _CONTEXT_LENGTH.search(said)
+            _code(cause) == "context_length_exceeded" or _CONTEXT_LENGTH.search(said)
         ):
             return f"too long for this model ({status}: {said})"
         if status == 429:

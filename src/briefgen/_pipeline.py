@@ -43,8 +43,9 @@ Warn = Callable[[str], None]
 # room for the answer's schema and a long answer.
 DEFAULT_CONTEXT_BUDGET = 96_000
 # Article tokens one extraction call may carry: a 128k-token context less the instructions
-# and schema (about 2,500 tokens), a re-ask's previous answer and errors, and the answer.
-DEFAULT_MAX_ARTICLE_TOKENS = 100_000
+# and schema (about 2,500 tokens), a re-ask's previous answer (up to --max-tokens, 16,384)
+# and its errors (about 2,000), and room for the answer (16,384): 131,072 - 37,268 ≈ 90k.
+DEFAULT_MAX_ARTICLE_TOKENS = 90_000
 
 
 @dataclass
@@ -157,7 +158,7 @@ class Pipeline:
     def _too_long(self, article: Article) -> str | None:
         """Why an article is refused before any call: longer than one call may carry."""
         text = article.numbered()
-        if len(text) <= self.max_article_tokens:  # a token is at least one character
+        if len(text.encode()) <= self.max_article_tokens:  # a token is at least one byte
             return None
         tokens = count_tokens(text)
         if tokens <= self.max_article_tokens:
@@ -176,8 +177,7 @@ class Pipeline:
             entry = self.cache.get(key)
             if entry is None:
                 return None
-            result = salvage_article(entry["brief"], article)
-            earlier = [Dropped(str(d["where"]), str(d["reason"])) for d in entry["dropped"]]
+            result, earlier = _cached_result(entry, article)
         except (CacheEntryError, KeyError, TypeError, AttributeError, ValidationError) as err:
             reason = err.reason if isinstance(err, CacheEntryError) else "not a cached brief"
             self.warn(
@@ -195,12 +195,15 @@ class Pipeline:
         answers that failed; a failed result if nothing was verified."""
         if answer.parsed is not None:
             assert isinstance(answer.parsed, ArticleBrief)
-            return ArticleResult(article=article, brief=answer.parsed)
+            result = ArticleResult(article=article, brief=answer.parsed)
+            if result.verified() == 0:
+                return failed_result(article, "the answer held nothing that could be verified")
+            return result
         salvaged = [salvage_article(raw, article) for raw in answer.candidates]
         best = max(reversed(salvaged), key=lambda r: r.verified(), default=None)
         failure = answer.failure or "no answer"
         if answer.kind == "too_long":
-            failure += f"; the prompt was {prompt_tokens:,} tokens by briefgen's count"
+            failure += f"; the first ask was {prompt_tokens:,} tokens by briefgen's count"
         if best is None or best.verified() == 0:
             if best is not None and answer.kind == "invalid":
                 failure = "nothing in the answer passed verification"
@@ -338,6 +341,26 @@ class Pipeline:
         if not salvaged or answer.kind != "invalid":
             self.failures.append(f"{label}: {failure}")
         return brief, unique(dropped)
+
+
+def _cached_result(entry: dict[str, Any], article: Article) -> tuple[ArticleResult, list[Dropped]]:
+    """A cache entry re-verified against the article, and the drops it recorded; an error
+    if the entry is not the shape briefgen writes or holds nothing verified."""
+    ArticleBrief.model_validate(entry["brief"])  # the shape, before grounding
+    dropped = entry["dropped"]
+    if not isinstance(dropped, list):
+        raise TypeError("dropped is not a list")
+    earlier = [Dropped(_text(d["where"]), _text(d["reason"])) for d in dropped]
+    result = salvage_article(entry["brief"], article)
+    if result.verified() == 0:
+        raise CacheEntryError("it holds nothing verified")
+    return result, earlier
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{value!r} is not text")
+    return value
 
 
 _EMPTY = CorpusBrief(overview="", actors=[], figure_groups=[], issues=[], disputes=[], timeline=[])

@@ -40,6 +40,7 @@ _RESPONSE_SECRETS = {
     "cf-ray",
     "openai-processing-ms",
 }
+_RETRY_AFTER = {"retry-after", "retry-after-ms"}
 _PYDANTIC_URL = re.compile(r"\s*For further information visit https://errors\.pydantic\.dev/\S+")
 _VERSIONED_URL = re.compile(r"https://errors\.pydantic\.dev/[\d.]+/")
 
@@ -85,10 +86,14 @@ def _scrub_response(response: dict[str, Any], secrets: Sequence[str] = ()) -> di
     """`response` without session headers, and with keys an endpoint echoed removed."""
     headers = response.get("headers") or {}
     for name in list(headers):
-        if name.lower() in _RESPONSE_SECRETS:
+        if name.lower() in _RESPONSE_SECRETS or name.lower() in _RETRY_AFTER:
             del headers[name]
         elif isinstance(headers[name], list):
             headers[name] = [redact(str(v), secrets) for v in headers[name]]
+    status = (response.get("status") or {}).get("code", 200)
+    if status == 429 or status >= 500:
+        # A replay retries what the run retried, at once rather than after the wait asked.
+        headers["retry-after-ms"] = ["1"]
     body = response.get("body") or {}
     data = body.get("string")
     if isinstance(data, bytes | str) and (cleaned := _redact_body(data, secrets)) != data:
@@ -138,7 +143,9 @@ def replaying(path: Path) -> Iterator[None]:
     """Serve every model call from the recording at `path`; nothing goes to the network."""
     if not path.is_file():
         raise InputError(f"recording {path} does not exist; give a cassette from --record.")
-    with make_vcr().use_cassette(str(path), record_mode="none", allow_playback_repeats=True):
+    # Each recorded answer plays once, in the order recorded: a request the run sent again
+    # (after a 429 or a timeout) gets the answer it got the second time.
+    with make_vcr().use_cassette(str(path), record_mode="none"):
         yield
 
 
