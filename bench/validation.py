@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
 
-from briefgen._corpus import load  # noqa: E402
+from briefgen._ingest import load  # noqa: E402
 from briefgen._schema import ArticleBrief, CorpusBrief  # noqa: E402
 from briefgen._verify import ArticleResult, ItemIndex  # noqa: E402
 from scripted import _clean, load_script  # noqa: E402

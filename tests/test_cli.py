@@ -92,7 +92,7 @@ def test_the_seed_brief_pivots_positions_by_issue(seed_brief: str) -> None:
     assert header.startswith("| Actor | Whether the deportations should go on |")
     assert header.count(" | ") == 7  # the actor column and seven issues
     row = next(line for line in section.splitlines() if line.startswith("| Anwaar-ul-Haq Kakar |"))
-    assert "Pakistan will not deport at-risk groups (003:S10) [^" in row
+    assert "Pakistan will not deport at-risk groups (003:S9) [^" in row
     assert "### Other positions" not in seed_brief  # every seed position is under an issue
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from briefgen._corpus import article_id, clean_lines, find_files, load, split_sentences
 from briefgen._errors import InputError
+from briefgen._ingest import article_id, clean_lines, find_files, load, split_sentences
 from conftest import SEEDS
 
 
@@ -107,8 +107,8 @@ def test_files_are_read_in_a_stable_order_and_hashed_by_content(tmp_path: Path) 
     ("setup", "message"),
     [
         (lambda p: p / "missing", "does not exist"),
-        (lambda p: (p / "x.pdf").write_bytes(b"%PDF") and p / "x.pdf", "not a .txt or .md"),
-        (lambda p: p, "no .txt or .md articles"),
+        (lambda p: (p / "x.pdf").write_bytes(b"%PDF") and p / "x.pdf", "not a .txt, .md or .html"),
+        (lambda p: p, "no .txt, .md or .html articles"),
     ],
 )
 def test_unusable_paths_are_one_line_input_errors(tmp_path: Path, setup, message) -> None:  # type: ignore[no-untyped-def]

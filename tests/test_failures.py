@@ -16,9 +16,9 @@ import httpx2
 import pytest
 
 from briefgen._cache import Cache
-from briefgen._corpus import Article, load
 from briefgen._document import build
 from briefgen._errors import ModelError
+from briefgen._ingest import Article, load
 from briefgen._llm import Settings
 from briefgen._pipeline import Pipeline, Run
 from briefgen._render import to_markdown

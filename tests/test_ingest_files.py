@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from briefgen._cli import app
-from briefgen._corpus import find_files, load
 from briefgen._errors import InputError
+from briefgen._ingest import find_files, load
 from conftest import SEED_CASSETTE, SEEDS
 
 TEXT = "Rescue teams reached 1,200 people on Tuesday, officials said."
@@ -260,7 +260,7 @@ def test_a_folder_with_no_readable_article_is_one_input_error(
 def test_a_folder_with_only_skipped_names_is_the_nothing_found_error(tmp_path: Path) -> None:
     (tmp_path / ".hidden.txt").write_text(TEXT, encoding="utf-8")
     (tmp_path / "notes.txt~").write_text(TEXT, encoding="utf-8")
-    with pytest.raises(InputError, match="no .txt or .md articles found"):
+    with pytest.raises(InputError, match="no .txt, .md or .html articles found"):
         find_files([tmp_path])
 
 

@@ -16,7 +16,7 @@ import httpx2
 import pytest
 import yaml
 
-from briefgen._corpus import Article, load
+from briefgen._ingest import Article, load
 from briefgen._llm import Settings
 from briefgen._pipeline import Pipeline, Run
 from briefgen._replay import recording

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from briefgen._corpus import load
 from briefgen._document import Document, build
+from briefgen._ingest import load
 from briefgen._render import to_json, to_markdown
 from briefgen._schema import ArticleBrief, CorpusBrief
 from briefgen._verify import ArticleResult, CorpusResult, Dropped

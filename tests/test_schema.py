@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from briefgen._corpus import Article, load
+from briefgen._ingest import Article, load
 from briefgen._schema import ArticleBrief, CorpusBrief, Figure, Position, TimelineEvent
 from briefgen._verify import ArticleResult, ItemIndex, salvage_article
 from conftest import SEEDS

@@ -10,7 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from briefgen._cli import app
-from briefgen._corpus import load
+from briefgen._ingest import load
 from briefgen._llm import Settings
 from briefgen._pipeline import Pipeline, brief_view, carry_over
 from briefgen._schema import ActorGroup, ArticleBrief, CorpusBrief, FigureGroup

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from briefgen._corpus import Article, load
 from briefgen._document import Document, build
 from briefgen._errors import (
     BriefgenError,
@@ -19,6 +18,7 @@ from briefgen._errors import (
     ReplayMissError,
     StrictError,
 )
+from briefgen._ingest import Article, load
 from briefgen._pipeline import summarize
 from briefgen._render import to_json, to_markdown
 from briefgen._schema import ArticleBrief, CorpusBrief

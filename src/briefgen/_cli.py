@@ -18,9 +18,9 @@ import typer
 
 from briefgen import __version__
 from briefgen._cache import Cache
-from briefgen._corpus import Article, load
 from briefgen._document import Document, build
 from briefgen._errors import BriefgenError, ConfigError, InputError, PartialError, StrictError
+from briefgen._ingest import Article, load
 from briefgen._llm import DEFAULT_MAX_TOKENS, DEFAULT_MODEL, DEFAULT_TIMEOUT, Settings
 from briefgen._pipeline import (
     DEFAULT_CONTEXT_BUDGET,
@@ -297,6 +297,9 @@ def _summarize(request: _Request) -> None:
         cache.check()
     excluded = [p for p in (request.output, request.record) if p]
     articles = load(request.paths, exclude=excluded, warn=_warn)
+    if request.verbose:
+        for article in articles:
+            typer.echo(f"briefgen: {_cleaning_report(article)}", err=True)
     prompts = Prompts(request.prompts)
     run = _run_with_progress(request, settings, prompts, cache, articles)
     document = build(run.result)
@@ -390,6 +393,23 @@ def _run_with_progress(
     )
     with tape, bar:
         return asyncio.run(pipeline.run(articles))
+
+
+def _cleaning_report(article: Article) -> str:
+    """One line on how an article was read: lines kept, lines removed by reason, metadata."""
+    removed = article.cleaning.by_reason()
+    reasons = ", ".join(f"{reason} {count}" for reason, count in removed.items())
+    meta = article.meta
+    found = [
+        f"{name} {f.value!r} ({f.source})"
+        for name, f in (("date", meta.date), ("byline", meta.byline), ("outlet", meta.outlet))
+        if f is not None
+    ]
+    return (
+        f"read {article.name}: {article.cleaning.kept} lines kept, "
+        f"{sum(removed.values())} removed{f' ({reasons})' if reasons else ''}; "
+        f"{len(article.sentences)} sentences; metadata: {'; '.join(found) or 'none found'}"
+    )
 
 
 def _report(run: Run, document: Document, model: str, seconds: float, verbose: bool) -> None:

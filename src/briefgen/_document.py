@@ -12,6 +12,7 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from briefgen._grounding import parse_quantity
+from briefgen._ingest import Found
 from briefgen._schema import Actor, Figure, Position, TimelineEvent
 from briefgen._verify import ArticleResult, CorpusResult, ItemIndex
 
@@ -87,10 +88,28 @@ class DocPublished(_Out):
     basis: str
 
 
+class DocFound(_Out):
+    value: str
+    source: str = Field(
+        description="Where it was found: 'page metadata' (a web page's markup), 'timestamp "
+        "line', 'byline line' or 'headline line' (lines of a text file, removed as furniture)."
+    )
+
+
+class DocMeta(_Out):
+    """What the page says about the article, found by code, not by the model."""
+
+    title: DocFound | None = None
+    date: DocFound | None = None
+    byline: DocFound | None = None
+    outlet: DocFound | None = None
+
+
 class DocArticle(_Out):
     id: str
     file: str
     sha256: str
+    meta: DocMeta = Field(default_factory=DocMeta)
     instructions: list[int] = Field(
         description="Sentence ids that read as instructions to AI systems: shown to the model "
         "marked as such, never accepted as a source."
@@ -232,12 +251,23 @@ def _cited_items(
     ]
 
 
+def _found(found: Found | None) -> DocFound | None:
+    return DocFound(value=found.value, source=found.source) if found else None
+
+
 def _article(r: ArticleResult) -> DocArticle:
     b, aid = r.brief, r.article.id
+    meta = r.article.meta
     return DocArticle(
         id=aid,
         file=r.article.name,
         sha256=r.article.sha256,
+        meta=DocMeta(
+            title=_found(meta.title),
+            date=_found(meta.date),
+            byline=_found(meta.byline),
+            outlet=_found(meta.outlet),
+        ),
         instructions=sorted(r.article.instructions),
         title=b.title,
         published=DocPublished(**b.published.model_dump()),

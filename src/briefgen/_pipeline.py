@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from briefgen._cache import Cache, CacheEntryError
-from briefgen._corpus import Article, load
 from briefgen._errors import BudgetError, ModelError
+from briefgen._ingest import Article, load
 from briefgen._llm import (
     DEFAULT_MAX_TOKENS,
     DEFAULT_TIMEOUT,

@@ -5,7 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from briefgen._document import Citation, DocEvent, DocFigure, DocPosition, Document
+from briefgen._document import (
+    Citation,
+    DocArticle,
+    DocEvent,
+    DocFigure,
+    DocPosition,
+    Document,
+)
 
 _RELATION_LABEL = {
     "consistent": "consistent",
@@ -35,11 +42,27 @@ class _Footnotes:
     def render(self) -> list[str]:
         lines = []
         for key, number in self.notes.items():
-            parts = [
-                f"{_code(f'{file}:S{sentence}')} “{_md(text)}”" for file, sentence, text in key
-            ]
+            parts = [f"{_code(f'{file}:{span}')} “{_md(text)}”" for file, span, text in _spans(key)]
             lines.append(f"[^{number}]: " + " · ".join(parts))
         return lines
+
+
+def _spans(cited: Sequence[tuple[str, int, str]]) -> list[tuple[str, str, str]]:
+    """Cited sentences with runs of consecutive sentences of one file joined into one span
+    (`S3–S4`), so a quotation that runs over sentences is shown whole, its marks balanced."""
+    runs: list[list[tuple[str, int, str]]] = []
+    for item in sorted(set(cited), key=lambda c: (cited.index(c), c[1])):
+        last = runs[-1][-1] if runs else None
+        if last is not None and last[0] == item[0] and last[1] + 1 == item[1]:
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    out = []
+    for run in runs:
+        start, end = run[0][1], run[-1][1]
+        span = f"S{start}" if start == end else f"S{start}–S{end}"
+        out.append((run[0][0], span, " ".join(text for _, _, text in run)))
+    return out
 
 
 # Every string a model or an article wrote is data: these helpers are the only way it
@@ -264,7 +287,7 @@ def _articles(doc: Document, notes: _Footnotes) -> list[str]:
         date = _md(a.published.date or "date unknown")
         if a.published.inferred:
             date += f" ({'inferred: ' if a.published.date else ''}{_md(a.published.basis)})"
-        out += [f"### {_md(a.id)}: {_md(a.title)}", "", f"{_code(a.file)} · {date}", ""]
+        out += [f"### {_md(a.id)}: {_md(a.title)}", "", " · ".join(_page(a, date)), ""]
         if a.instructions:
             where = ", ".join(f"S{i}" for i in a.instructions)
             out += [
@@ -287,6 +310,20 @@ def _articles(doc: Document, notes: _Footnotes) -> list[str]:
 # Mermaid reads `:` as an event separator, `#` as an entity and `;` as a statement end; a
 # label may be drawn as HTML, so nothing that opens a tag, an entity or a code fence stays.
 _MERMAID = str.maketrans({":": ",", "#": ",", ";": ",", "<": "‹", ">": "›", "&": "＆", "`": "'"})
+
+
+def _page(a: DocArticle, date: str) -> list[str]:
+    """The file, outlet, byline and date of an article, each with where it was found."""
+    parts = [_code(a.file)]
+    if a.meta.outlet:
+        parts.append(f"{_md(a.meta.outlet.value)} ({_md(a.meta.outlet.source)})")
+    if a.meta.byline:
+        parts.append(f"by {_md(a.meta.byline.value)} ({_md(a.meta.byline.source)})")
+    if a.meta.date:
+        parts.append(f"published {_md(a.meta.date.value)} ({_md(a.meta.date.source)})")
+    else:
+        parts.append(date)
+    return parts
 
 
 def _mermaid(text: str) -> str:

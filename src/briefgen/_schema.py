@@ -37,7 +37,7 @@ from briefgen._grounding import (
 )
 
 if TYPE_CHECKING:
-    from briefgen._corpus import Article
+    from briefgen._ingest import Article
 
 _ISO_DATE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
 
@@ -213,9 +213,11 @@ class Position(_Model):
         article = _article(info)
         if article is None:
             return self
-        cited = _cited(article, self.sentences)
+        _cited(article, self.sentences)
         _prose(article, self.issue, self.stance)
-        if self.quote is not None and not supports_quote(self.quote, cited):
+        # A quotation may run over consecutive sentences: read them in the article's order.
+        in_order = [article.sentence(i) for i in sorted(set(self.sentences))]
+        if self.quote is not None and not supports_quote(self.quote, in_order):
             raise ValueError(
                 f"quote {self.quote!r} is not verbatim in its cited sentences; copy it exactly"
             )
@@ -286,7 +288,12 @@ class ArticleBrief(_Model):
     @model_validator(mode="after")
     def _grounded(self, info: ValidationInfo) -> ArticleBrief:
         article = _article(info)
-        problems = brief_problems(self, article) if article else []
+        if article is None:
+            return self
+        # The page's own date (its metadata or timestamp line) is the publication date, by
+        # code: the model's reading of it can only be wrong.
+        self.published = page_published(article) or self.published
+        problems = brief_problems(self, article)
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -374,8 +381,18 @@ def summary_problems(brief: ArticleBrief, article: Article) -> list[str]:
     ]
 
 
+def page_published(article: Article) -> Published | None:
+    """The publication date the page states outside the sentences, if it states one."""
+    found = article.meta.date
+    if found is None:
+        return None
+    return Published(date=found.value, inferred=False, basis=f"stated by the {found.source}")
+
+
 def publication_problem(published: Published, article: Article) -> str | None:
     """Why a publication date marked as stated is not stated in the article, if it is not."""
+    if page_published(article) is not None:
+        return None  # the page states it; code sets it
     stated = published.date and not published.inferred
     if stated and not states_date(" ".join(article.sentences), published.date or ""):
         return (
@@ -393,6 +410,7 @@ def as_of_problem(figure: Figure, published: Published, article: Article) -> str
     """
     if figure.as_of is None:
         return None
+    published = page_published(article) or published
     year = published.date[:4] if published.date else None
     text = " ".join(article.sentence(i) for i in figure.sentences)
     if states_date(text, figure.as_of, year):

@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from briefgen._corpus import Article
 from briefgen._grounding import echoes, parse_quantity, states_date
+from briefgen._ingest import Article
 from briefgen._schema import (
     Actor,
     ActorGroup,

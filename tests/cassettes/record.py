@@ -10,7 +10,9 @@ Each recording starts the scripted endpoint (`tests/scripted.py`) on loopback an
 - `battery`: `tests/battery/articles/` → `battery.yaml`, from `script/battery/` (answers that
   are wrong on purpose, to prove each way of failing is caught);
 - `seeds-tree`: `seeds/` with `--context-budget 3500` → `seeds-tree.yaml`, from `script/seeds/`
-  and `script/seeds-tree/` (the corpus step in two parts and a merge).
+  and `script/seeds-tree/` (the corpus step in two parts and a merge);
+- `louisiana`: `samples/louisiana-2016/` (the second sample corpus: saved pages, text and
+  HTML, junk left in) → `louisiana.yaml`, from `script/louisiana/`.
 
 To record against a real model instead, see README.md beside this file.
 """
@@ -36,6 +38,7 @@ RECORDINGS: dict[str, tuple[Path, list[str], list[str]]] = {
     "seeds": (SEEDS, ["seeds"], []),
     "battery": (ROOT / "tests" / "battery" / "articles", ["battery"], []),
     "seeds-tree": (SEEDS, ["seeds", "seeds-tree"], ["--context-budget", TREE_BUDGET]),
+    "louisiana": (ROOT / "samples" / "louisiana-2016", ["louisiana"], []),
 }
 
 

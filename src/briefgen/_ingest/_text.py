@@ -1,0 +1,555 @@
+"""Page furniture out of article text, by properties of lines rather than lists of lines.
+
+A saved page is article text wrapped in furniture: timestamps, bylines, captions and
+credits, share and comment widgets, cookie and paywall notices, menus, teasers. Each line is
+judged by what it is like — its length, its share of letters, whether it reads as a
+sentence, its place before, inside or after the run of prose that is the article, whether
+the page repeats it, and a vocabulary of furniture that no reporting sentence needs — and
+removed with its reason. A timestamp or a byline becomes the article's metadata instead.
+The headline stays, once, however often the page prints it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from briefgen._ingest._article import Found, Metadata
+
+_BULLET = re.compile(r"^\s*[•·*\-–—]\s+")
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*$")
+_TERMINAL = re.compile(r"[.!?:;…][\"'”’)\]]*$|[”\"]$")
+# An unrendered data binding such as {{data.cm.views}} means the line is page code. Braces
+# in prose ("the banner read {{ justice }}") are article text and reach the model as is.
+_PLACEHOLDER = re.compile(r"\{\{\s*[A-Za-z_]\w*(\.\w+)+\s*\}\}")
+
+# Vocabulary no reporting sentence needs: these phrases mark a line as furniture even when
+# it reads as a sentence ("We use cookies to improve your experience.").
+_ANY_LINE = {
+    "paywall": r"premium articles?|free articles?|reached your limit|support (?:our |quality |"
+    r"independent )?journalism|subscribe (?:now|today|to (?:read|continue|the|our))|"
+    r"available only to subscribers|already a subscriber|(?:log|sign) ?in to (?:continue|read)|"
+    r"sign up to (?:continue|read)|to continue reading|continue reading this article|"
+    r"unlimited (?:website |digital )?access|limited (?:website )?access|cancel or pause|"
+    r"which email you used|for your subscription|subscribe (?:&|and) save|become an? "
+    r"(?:\w+ )?(?:member|subscriber)|already have an account",
+    "newsletter": r"newsletters?\b.*\b(?:sign|inbox|deliver|subscribe)|sign up for (?:our|the|"
+    r"\w+'s)|\byour inbox\b|enter your email",
+    "promo": r"\bget (?:the )?latest\b.*\bupdates?\b|"
+    r"\bstay (?:updated|tuned|informed) (?:with|on)\b|"
+    r"\bfollow us on (?:facebook|twitter|x|instagram|whatsapp|telegram|google news)\b",
+    "cookie": r"\bwe use cookies|\b(?:site|website|page) uses cookies|\bcookies?\b.*\b(?:"
+    r"accept|settings|policy|consent|preferences)\b|privacy (?:policy|notice|settings)|terms "
+    r"(?:of|and) (?:use|service|conditions)|accept all|manage (?:preferences|consent)|"
+    r"do not sell my",
+    "copyright": r"©|\(c\) ?(?:19|20)\d\d|\bcopyright (?:©|\(c\)|(?:19|20)\d\d)|"
+    r"all rights reserved",
+    "app-promo": r"download (?:our|the) (?:\w+ )?app|get the (?:\w+ )?app\b|"
+    r"(?:available|download it) on (?:the app store|google play|ios|android)",
+    "notice": r"non-commercial use|for (?:your )?personal use only|constitute a republication|"
+    r"may be outdated or superseded|this archived (?:news )?(?:story|article)",
+    "comment-form": r"leave a (?:comment|reply)|post (?:a )?comment|your email address will not "
+    r"be published|required fields are marked|comments? (?:are|is) closed|(?:log|sign) ?in to "
+    r"comment|add a comment|join the (?:conversation|discussion)|be the first to comment|"
+    r"comment policy|comments? (?:on this (?:story|article) )?(?:are|is) (?:moderated|welcome|"
+    r"closed|open)|submitting a comment|close comments|submission guidelines|endorse the "
+    r"opinions expressed|^comments?$|^\d+ comments?$",
+}
+_LONGEST = {"comment-form": 200, "notice": 200}
+_ANY_LINE_RE = {kind: re.compile(pattern, re.IGNORECASE) for kind, pattern in _ANY_LINE.items()}
+
+_AGENCIES = r"AFP|AP|Reuters|EPA|Getty(?: Images)?|AAP|PA|Xinhua|Anadolu|Bloomberg"
+# Credits of a photo or video: they make a line a caption, sentence or not.
+_CAPTION = re.compile(
+    r"\((?i:photo|image|picture|video)s?(?:\s+(?i:credit))?\s*[:/]"
+    r"|\b(?i:photo|image|picture)s?\s*(?i:credit|courtesy)\b"
+    r"|\b(?i:photo|image|picture)s?\s*(?::|(?i:by))\s+[A-Z]"
+    r"|\b(?:AFP|AP|Reuters|REUTERS|EPA|VNA|PTI|ANI|Xinhua|Getty|Shutterstock|Anadolu|IANS)"
+    r"(?:/[A-Za-z]+(?: [A-Za-z]+)?)*\s+(?:Photos?|Images?|File|Video)\b"
+    r"|\bGetty Images\b|\b[Ff]ile (?:photo|picture|image)\b|\b(?:REUTERS|AFP|AP)/[A-Z][a-z]+"
+    # A photographer's or agency's credit closing the line: "... [Reuters]", "(AAP: Name)".
+    rf"|\[(?:{_AGENCIES})(?:[/:][^\]]*)?\]\s*$|\((?:{_AGENCIES})\s*[:/]\s*[^)]+\)\s*$"
+    # A line that describes a picture: "This aerial image shows ...", "In this photo ..."
+    r"|\b(?:[Ii]mage|[Pp]hoto|[Pp]icture|[Pp]hotograph|[Vv]ideo)s? (?:shows?|taken)\b"
+    r"|^(?:[Ii]n this (?:photo|image|picture)|[Pp]ictured\b)"
+)
+# A line that is only a credit: it makes the line before it a caption.
+_CREDIT_ONLY = re.compile(
+    r"^\(?(?:(?:image|photo|picture|video)s?(?: credit)?\s*[:/]?\s*)?[A-Z][\w.&'/ -]{0,40}\)?$"
+)
+_CREDIT_WORDS = re.compile(r"\b(?:image|photo|picture|video|credit|file)s?\b", re.IGNORECASE)
+
+# Vocabulary of lines that are not sentences: labels of widgets, menus and teasers.
+_SHARE = re.compile(
+    r"\b(?:whatsapp|telegram|facebook|twitter|instagram|youtube|linkedin|pinterest|reddit|"
+    r"short ?url|share (?:this|on|via|article|story)|^share$|tweet|follow us|email this|"
+    r"copy link|print this|advertisement|click here|newsletter|sign up|subscribe|on air|"
+    r"now playing|listen live|playlist|source link|live updates|live blog)\b",
+    re.IGNORECASE,
+)
+_TEASER_LABEL = (
+    r"^(?:also read|read (?:more|also)|more (?:from|on|stories|news)|related(?: articles?| "
+    r"stories| news| coverage| content| posts?| topics?)?|recommended(?: for you)?|you (?:may|"
+    r"might) (?:also )?like|see also|don'?t miss|trending(?: now| news)?|most (?:read|popular|"
+    r"viewed|shared)|further reading|top stories|latest (?:news|stories)|(?:read|watch|listen)"
+    r"(?: now)?)\b"
+)
+# A teaser: its label and a separator, then another story's headline.
+_TEASER = re.compile(
+    _TEASER_LABEL + r"\s*[:|\-–—>»]"
+    # "OPINION | Inhumane decision ..." — a section label and a pipe: a teaser for another page.
+    r"|^(?-i:[A-Z][A-Z &'-]{2,30})\s*\|\s+\S",
+    re.IGNORECASE,
+)
+# A box of teasers starts with its label alone ("Most Read Nation & World Stories").
+_TEASER_BOX = re.compile(_TEASER_LABEL, re.IGNORECASE)
+
+
+def _words_of(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_MENU_WORDS = _words_of(
+    "home news world sport sports business opinion opinions politics entertainment "
+    "lifestyle life style tech technology science health video videos photos photo "
+    "gallery weather markets market local national international region regions culture "
+    "arts travel food education environment climate economy finance money cars auto autos "
+    "jobs careers obituaries events podcasts podcast live tv radio games puzzles "
+    "crossword horoscope latest trending more menu search login log sign subscribe "
+    "account contact about us careers advertise newsletters epaper e-paper edition "
+    "editions archive archives sections topics blogs blog features feature analysis "
+    "columns column editorials editorial cartoons us uk asia africa europe americas "
+    "middle east pacific india pakistan"
+)
+_LANGUAGES = _words_of(
+    "english español espanol français francais deutsch italiano português portugues "
+    "русский العربية 中文 日本語 한국어 हिन्दी हिंदी اردو فارسی türkçe urdu hindi arabic french "
+    "spanish german chinese japanese russian bangla বাংলা"
+)
+_LABEL_WORDS = _words_of("photos photo story stories save breaking watch file exclusive")
+_STOPWORDS = _words_of(
+    "the a an of to in on for and or but is are was were be been has have had that this "
+    "with as at by from it its their they he she his her we our you your not will would "
+    "said says who which what when where than then there after before over about into "
+    "more most"
+)
+_SECOND_PERSON = re.compile(r"\byou(?:r|rs)?\b", re.IGNORECASE)
+_URL_ONLY = re.compile(r"^(?:https?://|www\.)\S+$|^\S+@\S+\.\w+$", re.IGNORECASE)
+_READING_TIME = re.compile(
+    r"^\d+\s*(?:min(?:ute)?s?|mins?)\.?\s*(?:read|watch|listen)?$"
+    r"|^(?:estimated )?(?:read|reading) time\s*:?\s*[\d\s–-]+\s*(?:min(?:ute)?s?)?$",
+    re.IGNORECASE,
+)
+_PRIVATE_USE = re.compile(r"[\ue000-\uf8ff]")
+_ICON_NAME = re.compile(r"^[a-z]+(?:[_-][a-z0-9]+)+$")
+
+# Dates and times, for timestamp lines and their metadata.
+_MONTHS = {
+    **dict.fromkeys(("jan", "january"), 1),
+    **dict.fromkeys(("feb", "february"), 2),
+    **dict.fromkeys(("mar", "march"), 3),
+    **dict.fromkeys(("apr", "april"), 4),
+    "may": 5,
+    **dict.fromkeys(("jun", "june"), 6),
+    **dict.fromkeys(("jul", "july"), 7),
+    **dict.fromkeys(("aug", "august"), 8),
+    **dict.fromkeys(("sep", "sept", "september"), 9),
+    **dict.fromkeys(("oct", "october"), 10),
+    **dict.fromkeys(("nov", "november"), 11),
+    **dict.fromkeys(("dec", "december"), 12),
+}
+_MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_TIME = r"\d{1,2}[:.]\d{2}(?:[:.]\d{2})?\s*(?:[ap]\.?\s?m\.?)?"
+_DATE_PART = re.compile(
+    rf"\b(?:{_MONTH})\b\.?|{_TIME}|\b\d{{4}}-\d{{2}}-\d{{2}}(?:T[\d:.]+Z?)?\b"
+    r"|\b\d{1,4}(?:[/.-]\d{1,2}){0,2}(?:st|nd|rd|th)?\b"
+    r"|\b(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)(?:day|nesday|sday|urday)?\b\.?"
+    r"|\b(?:am|pm|a\.m\.|p\.m\.|ist|gmt|utc|bst|cet|cest|est|edt|cdt|pst|pdt|et|pt|pkt)\b",
+    re.IGNORECASE,
+)
+_STAMP_WORD = re.compile(
+    r"\b(?:updated?|published|posted|last|modified|first|on|at|created|date|time|ago|hours?|"
+    r"minutes?|mins?|days?|yesterday|today|of|page)\b",
+    re.IGNORECASE,
+)
+_LABELLED = re.compile(r"\b(?:updated?|published|posted|first published)\b", re.IGNORECASE)
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+_AGO = re.compile(r"\b\d+\s+(?:hours?|minutes?|mins?|days?)\s+ago\b", re.IGNORECASE)
+
+_BY = re.compile(
+    r"(?:^|[\s|,–—-])(?i:by|written by|reported by|reporting by|story by|posted by|text by|"
+    r"words by)\s+(?P<names>[A-Z][\w.'’-]*(?:(?:\s+|\s*,\s*)(?:[A-Z][\w.'’-]*|and|&|de|van|"
+    r"von|al|bin|el|da))*)"
+)
+# Lines that credit the story's makers: "By ...", "Reporting by ...", "Reuters Staff".
+_CREDITS = re.compile(
+    r"^\(?(?i:by|written by|reported by|reporting by|additional reporting by|story by|"
+    r"posted by|text by|words by|editing by|writing by|compiled by)\s+[A-Z]"
+    r"|^[A-Z][\w.&-]*(?: [A-Z][\w.&-]*)? (?:Staff|Correspondent|Reporter|Bureau|Desk|"
+    r"News Desk|Web Desk)$"
+)
+# Words run together where a menu's links lost the spaces between them ("SolutionsLegal").
+_RUN_TOGETHER = re.compile(r"[a-z]{2}[A-Z][a-z]")
+_RUN_IN = re.compile(
+    r"^(?P<name>(?:[A-Z][\w.'’-]*\s+){0,3}[A-Z][\w'’-]*?[a-z]{2})(?P<outlet>[A-Z]\w+.*)$"
+)
+_NAME = re.compile(r"^[A-Z][\w.'’-]+(?:\s+[A-Z][\w.'’-]+){1,2}$")
+_BIO_VERB = re.compile(
+    r"^\S+(?:\s+\S+)?\s+(?:has|is|was|covers|writes|reports|joined|worked|leads|edits)\b"
+)
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    """One page's text cleaned: the lines of reporting, what was removed, the metadata."""
+
+    lines: tuple[str, ...]
+    removed: tuple[tuple[str, str], ...]  # (reason, line), in page order
+    meta: Metadata
+
+
+def clean(raw: str, known: Metadata | None = None) -> Cleaned:
+    """The reporting in `raw`, line by line, with furniture removed and turned into metadata
+    where it carries some; `known` (a web page's own metadata) takes precedence."""
+    lines = normalised_lines(raw)
+    page = _Page(lines)
+    reasons = [page.furniture(i) for i in range(len(lines))]
+    for i in range(len(lines)):  # promotional copy between furniture is furniture
+        if reasons[i] is None and page.promo(i, reasons):
+            reasons[i] = "paywall"
+        elif reasons[i] is None:
+            reasons[i] = _within_block(i, lines, reasons)
+    kept: list[str] = []
+    removed: list[tuple[str, str]] = []
+    for line, reason in zip(lines, reasons, strict=True):
+        if reason is None and line in kept:
+            reason = "repeat"  # the page printed it twice (a headline, a pull quote): once
+        if reason is None:
+            kept.append(line)
+        else:
+            removed.append((reason, line))
+    found = _metadata(removed)
+    if page.headline is not None:
+        title = Found(lines[page.headline], "headline line")
+        found = Metadata(title=title).merged(found)
+    return Cleaned(tuple(kept), tuple(removed), (known or Metadata()).merged(found))
+
+
+def clean_lines(raw: str) -> list[str]:
+    """The lines of `raw` that are article text, with page furniture removed."""
+    return list(clean(raw).lines)
+
+
+def normalised_lines(raw: str) -> list[str]:
+    """The non-empty lines of `raw`, in one Unicode form, bullets and spacing folded."""
+    text = unicodedata.normalize("NFC", raw).replace("\u00a0", " ").replace("\r\n", "\n")
+    lines = [_BULLET.sub("", line).strip() for line in text.replace("\r", "\n").split("\n")]
+    return [re.sub(r"[ \t\u200b]+", " ", line) for line in lines if line.strip()]
+
+
+def _words(line: str) -> list[str]:
+    return re.findall(r"[^\W\d_][\w'’.-]*", line)
+
+
+def is_prose(line: str) -> bool:
+    """Whether `line` reads as a sentence: several words, ending as a sentence does (or long
+    and full of function words, as a sentence is)."""
+    words = _words(line)
+    if len(re.findall(r"\w+", line)) < 4 or len(words) < 3:
+        return False
+    if line.endswith(":") and len(words) < 6:
+        return False  # "Menu:", "Also read:": a label, not a sentence
+    if _TERMINAL.search(line):
+        return True
+    function = sum(w.lower() in _STOPWORDS for w in words)
+    return len(words) >= 12 and function / len(words) >= 0.2
+
+
+class _Page:
+    """The lines of one page, and what each is like in its context."""
+
+    def __init__(self, lines: Sequence[str]) -> None:
+        self.lines = list(lines)
+        self.counts = Counter(lines)
+        self.prose = [is_prose(line) for line in lines]
+        self.author: str | None = None
+        self.in_box = self._boxes()
+        self.headline: int | None = None
+        # The article is the run of prose from its first sentence to its last, not counting
+        # sentences that are furniture by their words (a caption, a cookie notice).
+        self.first, self.last = len(lines), -1
+        body = [i for i, p in enumerate(self.prose) if p and self._vocabulary(i) is None]
+        if body:
+            self.first, self.last = body[0], body[-1]
+        # The headline: the first line of four words or more that does not end as a
+        # sentence does and is not furniture; at the latest, the article's first line.
+        self.headline = next(
+            (
+                i
+                for i in range(min(self.first + 1, len(lines)))
+                if len(_words(self.lines[i])) >= 4
+                and not _SENTENCE_END.search(self.lines[i])
+                and self._vocabulary(i) is None
+                and self._label(i) in (None, "repeat")
+            ),
+            None,
+        )
+
+    def _boxes(self) -> list[bool]:
+        """The lines of teaser boxes: after a label such as "Most Read" alone on its line,
+        every line up to the next that ends as a sentence does (the article resuming)."""
+        inside, box = False, []
+        for line in self.lines:
+            short = len(_words(line)) <= 8 and not _SENTENCE_END.search(line)
+            if short and _TEASER_BOX.match(line):
+                inside = True
+            elif _SENTENCE_END.search(line):
+                inside = False
+            box.append(inside)
+        return box
+
+    def outside(self, i: int) -> bool:
+        """Whether line `i` stands before or after the run of prose that is the article (on
+        a page with no sentence at all, nothing does: there is nothing to be outside of)."""
+        return self.last >= 0 and (i < self.first or i > self.last)
+
+    def furniture(self, i: int) -> str | None:
+        """Why line `i` is furniture, or None if it is reporting."""
+        kind = self._vocabulary(i)
+        if kind is not None:
+            return kind
+        if i == self.headline:
+            return None  # kept once; a second copy is a repeat
+        if _CREDITS.match(self.lines[i]) and len(_words(self.lines[i])) <= 30:
+            self._byline(i)
+            return "byline"  # "Reporting by ...; Editing by ...": a credit, sentence or not
+        if self.in_box[i]:
+            return "teaser"
+        if self.prose[i]:
+            return "byline" if self._bio(i) else None
+        return self._label(i)
+
+    def _vocabulary(self, i: int) -> str | None:
+        """Furniture by its words, whatever the line's shape or place."""
+        line = self.lines[i]
+        if _PLACEHOLDER.search(line):
+            return "placeholder"
+        length = len(_words(line))
+        for kind, pattern in _ANY_LINE_RE.items():
+            # A long paragraph may mention cookies or copyright in passing; a comment policy
+            # or an archive notice is furniture however long it runs.
+            if length <= _LONGEST.get(kind, 60) and pattern.search(line):
+                return kind
+        if _CAPTION.search(line) or self._credit_follows(i):
+            return "caption"
+        if _TEASER.search(line) and (not self.prose[i] or ":" in line[:20] or "|" in line[:32]):
+            return "teaser"
+        return None
+
+    def _label(self, i: int) -> str | None:
+        """Why a line that is not a sentence is furniture, or None (a headline, a subhead)."""
+        line = self.lines[i]
+        words = _words(line)
+        if _timestamp(line):
+            return "timestamp"
+        if self._byline(i):
+            return "byline"
+        checks = [
+            ("link", bool(_URL_ONLY.match(line))),
+            ("icon", _is_icon(line, words)),
+            ("language-menu", sum(w.lower() in _LANGUAGES for w in line.split()) >= 2),
+            ("timestamp", bool(_READING_TIME.match(line))),
+            ("share", bool(_SHARE.search(line))),
+            ("navigation", self._navigation(i, words)),
+        ]
+        for kind, hit in checks:
+            if hit:
+                return kind
+        if self.counts[line] > 1:
+            return "repeat"  # a caption or label the layout prints more than once
+        if self.outside(i) and len(words) < 4:
+            return "label"  # the outlet's name, a section name, a lone word of a widget
+        if not self.outside(i) and len(words) >= 6 and sum(self.prose[self.first : i]) >= 2:
+            # Too long for a subheading and not a sentence, past the article's opening (where
+            # it would be a dek): the headline of another story, linked from inside this one.
+            # Dropping it costs no claim; keeping it would let another story's figure pass as
+            # this one's.
+            return "teaser"
+        return None
+
+    def _credit_follows(self, i: int) -> bool:
+        """Whether the next line is only a photo credit, making this line its caption."""
+        if i + 1 >= len(self.lines) or len(_words(self.lines[i])) > 40:
+            return False
+        after = self.lines[i + 1]
+        return bool(_CREDIT_ONLY.match(after) and _CREDIT_WORDS.search(after))
+
+    def _byline(self, i: int) -> bool:
+        line = self.lines[i]
+        words = _words(line)
+        if len(words) > 20:
+            return False
+        found = _BY.search(line)
+        if found:
+            self.author = self.author or found["names"].strip(" ,&")
+            return True
+        if len(words) > 8:
+            return False
+        if _NAME.match(line) and not _labels(line) and i != self.headline:
+            # A name alone above the article, or beside its timestamp: its author.
+            beside = [self.lines[j] for j in (i - 1, i + 1) if 0 <= j < len(self.lines)]
+            if i < self.first or any(_timestamp(b) for b in beside):
+                self.author = self.author or line
+                return True
+        if not self.outside(i):
+            return False
+        run_in = _RUN_IN.match(line)
+        if run_in and len(words) <= 6:
+            self.author = self.author or run_in["name"]
+            return True
+        name, _, rest = line.partition(",")
+        if rest and _NAME.match(name.strip()) and all(w[0].isupper() for w in _words(rest)):
+            self.author = self.author or name.strip()
+            return True
+        return False
+
+    def _bio(self, i: int) -> bool:
+        """An author's biography after the article: it begins with the byline's name."""
+        if self.author is None or (i <= self.last - 1 and not self.outside(i)):
+            return False
+        line = self.lines[i]
+        names = [n for n in re.split(r"\s+", self.author) if len(n) > 1]
+        return bool(names) and line.split()[0] in names and bool(_BIO_VERB.match(line))
+
+    def _navigation(self, i: int, words: Sequence[str]) -> bool:
+        line = self.lines[i]
+        # A breadcrumb trail ends with the headline that also stands on its own line.
+        if any(other != line and line.endswith(" " + other) for other in self.lines):
+            return True
+        if len(_RUN_TOGETHER.findall(line)) >= 2:
+            return True
+        parts = [p for p in re.split(r"\s*[›»>/|·•]\s*", line) if p]
+        if len(parts) >= 3 and all(len(_words(p)) <= 3 for p in parts):
+            return True
+        menu = sum(w.lower().strip(".") in _MENU_WORDS for w in words)
+        return len(words) >= 3 and menu / len(words) >= 0.6
+
+    def promo(self, i: int, reasons: Sequence[str | None]) -> bool:
+        """A short sentence addressed to the reader between paywall or newsletter lines:
+        the pitch of a subscription box ("Get the facts behind the news ...")."""
+        line = self.lines[i]
+        quoted = re.sub(r"[“\"][^”\"]*[”\"]", "", line)
+        if len(_words(line)) > 25 or not _SECOND_PERSON.search(quoted):
+            return False
+        sales = {"paywall", "newsletter"}
+        near = [reasons[j] for j in (i - 1, i + 1) if 0 <= j < len(reasons)]
+        return any(r in sales for r in near)
+
+
+def _within_block(i: int, lines: Sequence[str], reasons: Sequence[str | None]) -> str | None:
+    """The kind of a block of notices a short line stands inside (a comment policy, a
+    subscription box): a line between two lines of one such kind is one more of them."""
+    if not 0 < i < len(lines) - 1 or len(_words(lines[i])) > 60:
+        return None
+    before, after = reasons[i - 1], reasons[i + 1]
+    return before if before == after and before in _BLOCKS else None
+
+
+_BLOCKS = frozenset({"comment-form", "paywall", "newsletter", "cookie", "notice"})
+
+
+def _labels(line: str) -> bool:
+    """Whether `line` holds words of site labels ("Breaking News", "Save Story"): not a name."""
+    return any(w.lower() in _MENU_WORDS or w.lower() in _LABEL_WORDS for w in _words(line))
+
+
+def _is_icon(line: str, words: Sequence[str]) -> bool:
+    """Icon-font names and symbol strings: no words a reader reads."""
+    if _PRIVATE_USE.search(line):
+        return True
+    if words and all(_ICON_NAME.match(w) for w in line.split()):
+        return True
+    visible = [c for c in line if not c.isspace()]
+    wordy = sum(c.isalnum() for c in visible)
+    return bool(visible) and wordy / len(visible) < 0.3
+
+
+def _timestamp(line: str) -> bool:
+    """Whether `line` is only a date or time, perhaps labelled ("Updated: ...")."""
+    dated = _YEAR.search(line) or _AGO.search(line) or re.search(_TIME, line)
+    if not dated and not re.search(rf"\b(?:{_MONTH})\b", line, re.IGNORECASE):
+        return False
+    rest = _STAMP_WORD.sub(" ", _DATE_PART.sub(" ", line))
+    full = iso_date(line)
+    return len(_words(rest)) <= (2 if full and len(full) == 10 else 1)
+
+
+def iso_date(text: str) -> str | None:
+    """The date a timestamp states, as ISO at its precision (2016, 2016-08, 2016-08-16)."""
+    if m := re.search(r"\b((?:19|20)\d\d)-(\d\d)-(\d\d)(?!\d)", text):
+        return f"{m[1]}-{m[2]}-{m[3]}"
+    year = _YEAR.search(text)
+    if year is None:
+        return None
+    month_match = re.search(rf"\b({_MONTH})\b", text, re.IGNORECASE)
+    if month_match is None:
+        numeric = re.search(r"\b(\d{1,2})[/.-](\d{1,2})[/.-]((?:19|20)\d\d)\b", text)
+        if numeric and int(numeric[1]) > 12 >= int(numeric[2]):  # day first, unambiguous
+            return f"{numeric[3]}-{int(numeric[2]):02d}-{int(numeric[1]):02d}"
+        if numeric and int(numeric[2]) > 12 >= int(numeric[1]):  # month first
+            return f"{numeric[3]}-{int(numeric[1]):02d}-{int(numeric[2]):02d}"
+        return year[0]
+    month = _MONTHS[month_match[1].lower()]
+    # The day stands next to the month name, before or after it; never a time or the year.
+    untimed = re.sub(_TIME, " ", text)
+    near = untimed[max(0, month_match.start() - 6) : month_match.end() + 8]
+    day = next((int(d) for d in re.findall(r"\b(\d{1,2})(?:st|nd|rd|th)?\b", near)), None)
+    if day is None or not 1 <= day <= 31:
+        return f"{year[0]}-{month:02d}"
+    return f"{year[0]}-{month:02d}-{day:02d}"
+
+
+_OUTLET_WORDS = _words_of(
+    "news times post press herald tribune journal media associated reuters ap afp network "
+    "channel tv radio daily gazette telegraph guardian express star online agency wire"
+)
+
+
+def _names_and_outlet(names: str) -> tuple[str, str | None]:
+    """ "Jane Doe, Example News" → ("Jane Doe", "Example News"): the parts of a byline that are
+    an outlet's name rather than a person's."""
+    parts = [p.strip(" ,&") for p in re.split(r",\s*", names) if p.strip(" ,&")]
+    people = [p for p in parts if not any(w.lower() in _OUTLET_WORDS for w in p.split())]
+    outlets = [p for p in parts if p not in people]
+    return ", ".join(people) or names.strip(" ,&"), (outlets[0] if outlets else None)
+
+
+def _metadata(removed: Sequence[tuple[str, str]]) -> Metadata:
+    """Dates and bylines the removed lines carried: a labelled timestamp ("Updated: ...")
+    before a bare one, which may be the page's own date of printing."""
+    stamps = [line for reason, line in removed if reason == "timestamp"]
+    stamps.sort(key=lambda s: not _LABELLED.search(s))
+    date = next((d for s in stamps if (d := iso_date(s))), None)
+    byline = outlet = None
+    for reason, line in removed:
+        if reason != "byline" or byline is not None:
+            continue
+        if found := _BY.search(line):
+            byline, outlet = _names_and_outlet(found["names"])
+            head = re.split(r"\s+[-–—|]\s+", line)[0].strip()
+            if not outlet and head and not _BY.search(" " + head) and len(_words(head)) <= 5:
+                outlet = head
+        elif run_in := _RUN_IN.match(line):
+            byline, outlet = run_in["name"], run_in["outlet"]
+        else:
+            name, _, rest = line.partition(",")
+            byline, outlet = name.strip(), rest.strip() or None
+    source = "byline line"
+    return Metadata(
+        date=Found(date, "timestamp line") if date else None,
+        byline=Found(byline, source) if byline else None,
+        outlet=Found(outlet, source) if outlet else None,
+    )
