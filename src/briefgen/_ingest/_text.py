@@ -60,6 +60,8 @@ _ANY_LINE = {
 }
 _LONGEST = {"comment-form": 200, "notice": 200}
 _ANY_LINE_RE = {kind: re.compile(pattern, re.IGNORECASE) for kind, pattern in _ANY_LINE.items()}
+# One search that most lines fail, before the search that says which kind matched.
+_ANY_LINE_GATE = re.compile("|".join(f"(?:{p})" for p in _ANY_LINE.values()), re.IGNORECASE)
 
 _AGENCIES = r"AFP|AP|Reuters|EPA|Getty(?: Images)?|AAP|PA|Xinhua|Anadolu|Bloomberg"
 # Credits of a photo or video: they make a line a caption, sentence or not.
@@ -275,6 +277,7 @@ class _Page:
         self.lines = list(lines)
         self.counts = Counter(lines)
         self.prose = [is_prose(line) for line in lines]
+        self._vocab: dict[int, str | None] = {}
         self.author: str | None = None
         self.in_box = self._boxes()
         self.headline: int | None = None
@@ -334,11 +337,16 @@ class _Page:
 
     def _vocabulary(self, i: int) -> str | None:
         """Furniture by its words, whatever the line's shape or place."""
+        if i not in self._vocab:
+            self._vocab[i] = self._words_say(i)
+        return self._vocab[i]
+
+    def _words_say(self, i: int) -> str | None:
         line = self.lines[i]
         if _PLACEHOLDER.search(line):
             return "placeholder"
         length = len(_words(line))
-        for kind, pattern in _ANY_LINE_RE.items():
+        for kind, pattern in _ANY_LINE_RE.items() if _ANY_LINE_GATE.search(line) else ():
             # A long paragraph may mention cookies or copyright in passing; a comment policy
             # or an archive notice is furniture however long it runs.
             if length <= _LONGEST.get(kind, 60) and pattern.search(line):
