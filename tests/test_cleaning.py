@@ -18,10 +18,10 @@ CLEANING = TESTS / "cleaning"
 LOUISIANA = ROOT / "samples" / "louisiana-2016"
 # Corpora whose pages the rules were written against, and pages kept apart to measure them.
 TUNED = {"seeds": SEEDS, "louisiana": LOUISIANA}
-HELD_OUT = {"heldout": CLEANING / "heldout", "heldout2": CLEANING / "heldout2"}
+HELD_OUT = {name: CLEANING / name for name in ("heldout", "heldout2", "heldout3")}
 # What the held-out pages still let through, as measured when the rules last changed
 # (tests/cleaning/README.md says which lines and why): a bound, so no change makes it worse.
-HELD_OUT_BOUNDS = {"heldout": (0, 0), "heldout2": (1, 17)}
+HELD_OUT_BOUNDS = {"heldout": (0, 0), "heldout2": (1, 17), "heldout3": (0, 29)}
 
 
 def pages(corpora: dict[str, Path]) -> list[tuple[Path, Path]]:

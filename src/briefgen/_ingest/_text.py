@@ -35,12 +35,18 @@ _ANY_LINE = {
     r"sign up to (?:continue|read)|to continue reading|continue reading this article|"
     r"unlimited (?:website |digital )?access|limited (?:website )?access|cancel or pause|"
     r"which email you used|for your subscription|subscribe (?:&|and) save|become an? "
-    r"(?:\w+ )?(?:member|subscriber)|already have an account",
+    r"(?:\w+ )?(?:member|subscriber)|already have an account|subscriber only|premium content|"
+    r"all set to enjoy|manage (?:your |print )?subscription|click here to subscribe|"
+    r"(?:monthly|annual|yearly|digital) plan\b|best value|billed as|\bper month\b|/month\b|"
+    r"\bt&c\b|save \d+%|your (?:donation|support|contribution)|make a (?:donation|contribution)|"
+    r"(?:donate|contribute) (?:now|today)",
     "newsletter": r"newsletters?\b.*\b(?:sign|inbox|deliver|subscribe)|sign up for (?:our|the|"
-    r"\w+'s)|\byour inbox\b|enter your email",
+    r"\w+'s)|\byour inbox\b|enter your email|(?:stay up to date|updates?) with notifications|"
+    r"notifications? (?:can be|are) managed|(?:turn on|enable|allow) (?:push )?notifications|"
+    r"breaking news alerts",
     "promo": r"\bget (?:the )?latest\b.*\bupdates?\b|"
     r"\bstay (?:updated|tuned|informed) (?:with|on)\b|"
-    r"\bfollow us on (?:facebook|twitter|x|instagram|whatsapp|telegram|google news)\b",
+    r"\bfollow us on\b|\bstory continues below\b",
     "cookie": r"\bwe use cookies|\b(?:site|website|page) uses cookies|\bcookies?\b.*\b(?:"
     r"accept|settings|policy|consent|preferences)\b|privacy (?:policy|notice|settings)|terms "
     r"(?:of|and) (?:use|service|conditions)|accept all|manage (?:preferences|consent)|"
@@ -74,6 +80,9 @@ _CAPTION = re.compile(
     r"|\bGetty Images\b|\b[Ff]ile (?:photo|picture|image)\b|\b(?:REUTERS|AFP|AP)/[A-Z][a-z]+"
     # A photographer's or agency's credit closing the line: "... [Reuters]", "(AAP: Name)".
     rf"|\[(?:{_AGENCIES})(?:[/:][^\]]*)?\]\s*$|\((?:{_AGENCIES})\s*[:/]\s*[^)]+\)\s*$"
+    # Who stands where in a picture: "(second right)", "(left)", "(centre, front)".
+    r"|\((?:second |third |far )?(?:left|right|centre|center|front|back|top|bottom|middle)"
+    r"(?:,? (?:front|back|top|bottom|left|right))?\)"
     # A line that describes a picture: "This aerial image shows ...", "In this photo ..."
     r"|\b(?:[Ii]mage|[Pp]hoto|[Pp]icture|[Pp]hotograph|[Vv]ideo)s? (?:shows?|taken)\b"
     r"|^(?:[Ii]n this (?:photo|image|picture)|[Pp]ictured\b)"
@@ -81,6 +90,12 @@ _CAPTION = re.compile(
 # A line that is only a credit: it makes the line before it a caption.
 _CREDIT_ONLY = re.compile(
     r"^\(?(?:(?:image|photo|picture|video)s?(?: credit)?\s*[:/]?\s*)?[A-Z][\w.&'/ -]{0,40}\)?$"
+    r"|^(?i:image|photo|picture|video)s?\s+(?i:from|by|via|courtesy of)\s+\S.{0,40}$"
+)
+# An agency's name alone on the line under a picture: its credit.
+_AGENCY_ONLY = re.compile(
+    r"^\(?(?:AFP|AP|Reuters|REUTERS|EPA|SPA|WAM|PTI|ANI|IANS|Xinhua|AAP|PA|Getty Images|"
+    r"Bloomberg|Anadolu|dpa|EFE|UNI|Bernama)(?:/[A-Za-z]+)*\)?$"
 )
 _CREDIT_WORDS = re.compile(r"\b(?:image|photo|picture|video|credit|file)s?\b", re.IGNORECASE)
 
@@ -97,7 +112,8 @@ _TEASER_LABEL = (
     r"stories| news| coverage| content| posts?| topics?)?|recommended(?: for you)?|you (?:may|"
     r"might) (?:also )?like|see also|don'?t miss|trending(?: now| news)?|most (?:read|popular|"
     r"viewed|shared)|further reading|top stories|latest (?:news|stories)|(?:read|watch|listen)"
-    r"(?: now)?)\b"
+    r"(?: now)?|featured(?: stories| articles)?|next in \w+|more in \w+|editor'?s picks|"
+    r"(?:stay|keep) informed)\b"
 )
 # A teaser: its label and a separator, then another story's headline.
 _TEASER = re.compile(
@@ -219,11 +235,10 @@ def clean(raw: str, known: Metadata | None = None) -> Cleaned:
     lines = normalised_lines(raw)
     page = _Page(lines)
     reasons = [page.furniture(i) for i in range(len(lines))]
-    for i in range(len(lines)):  # promotional copy between furniture is furniture
-        if reasons[i] is None and page.promo(i, reasons):
-            reasons[i] = "paywall"
-        elif reasons[i] is None:
+    for i in range(len(lines)):
+        if reasons[i] is None:
             reasons[i] = _within_block(i, lines, reasons)
+    _spread_promotion(page, reasons)
     kept: list[str] = []
     removed: list[tuple[str, str]] = []
     for line, reason in zip(lines, reasons, strict=True):
@@ -280,6 +295,7 @@ class _Page:
         self._vocab: dict[int, str | None] = {}
         self.author: str | None = None
         self.in_box = self._boxes()
+        self.in_run = self._section_runs()
         self.headline: int | None = None
         # The article is the run of prose from its first sentence to its last, not counting
         # sentences that are furniture by their words (a caption, a cookie notice).
@@ -314,6 +330,26 @@ class _Page:
             box.append(inside)
         return box
 
+    def _section_runs(self) -> list[bool]:
+        """Lists of other stories' headlines, each under its section's name ("World Thousands
+        protest ...", "Tech Former analyst ..."): three or more lines in a row that open with
+        two capitalised words, at least two of them with a section name first."""
+        opens = [bool(re.match(r"^[A-Z][\w'’-]* [A-Z‘“'\"\d]", line)) for line in self.lines]
+        section = [
+            o and line.split()[0].lower() in _MENU_WORDS
+            for o, line in zip(opens, self.lines, strict=True)
+        ]
+        marked = [False] * len(self.lines)
+        i = 0
+        while i < len(self.lines):
+            j = i
+            while j < len(self.lines) and opens[j]:
+                j += 1
+            if j - i >= 3 and sum(section[i:j]) >= 2:
+                marked[i:j] = [True] * (j - i)
+            i = max(j, i + 1)
+        return marked
+
     def outside(self, i: int) -> bool:
         """Whether line `i` stands before or after the run of prose that is the article (on
         a page with no sentence at all, nothing does: there is nothing to be outside of)."""
@@ -326,6 +362,11 @@ class _Page:
             return kind
         if i == self.headline:
             return None  # kept once; a second copy is a repeat
+        line = self.lines[i]
+        if self.counts[line] > 1 and len(_words(line)) <= 8:
+            return "repeat"  # a caption the page prints under each copy of its picture
+        if self.in_run[i]:
+            return "teaser"
         if _CREDITS.match(self.lines[i]) and len(_words(self.lines[i])) <= 30:
             self._byline(i)
             return "byline"  # "Reporting by ...; Editing by ...": a credit, sentence or not
@@ -378,6 +419,8 @@ class _Page:
                 return kind
         if self.counts[line] > 1:
             return "repeat"  # a caption or label the layout prints more than once
+        if len(re.findall(r"\w+", line)) <= 1 and not line.endswith(":"):
+            return "label"  # "Welcome!", "Swipe.", "2.": a word of a widget, a counter
         if self.outside(i) and len(words) < 4:
             return "label"  # the outlet's name, a section name, a lone word of a widget
         if not self.outside(i) and len(words) >= 6 and sum(self.prose[self.first : i]) >= 2:
@@ -393,7 +436,8 @@ class _Page:
         if i + 1 >= len(self.lines) or len(_words(self.lines[i])) > 40:
             return False
         after = self.lines[i + 1]
-        return bool(_CREDIT_ONLY.match(after) and _CREDIT_WORDS.search(after))
+        credit = _CREDIT_ONLY.match(after) and _CREDIT_WORDS.search(after)
+        return bool(credit or _AGENCY_ONLY.match(after))
 
     def _byline(self, i: int) -> bool:
         line = self.lines[i]
@@ -445,16 +489,33 @@ class _Page:
         menu = sum(w.lower().strip(".") in _MENU_WORDS for w in words)
         return len(words) >= 3 and menu / len(words) >= 0.6
 
-    def promo(self, i: int, reasons: Sequence[str | None]) -> bool:
-        """A short sentence addressed to the reader between paywall or newsletter lines:
-        the pitch of a subscription box ("Get the facts behind the news ...")."""
-        line = self.lines[i]
-        quoted = re.sub(r"[“\"][^”\"]*[”\"]", "", line)
-        if len(_words(line)) > 25 or not _SECOND_PERSON.search(quoted):
-            return False
-        sales = {"paywall", "newsletter"}
-        near = [reasons[j] for j in (i - 1, i + 1) if 0 <= j < len(reasons)]
-        return any(r in sales for r in near)
+
+def _spread_promotion(page: _Page, reasons: list[str | None]) -> None:
+    """The outlet talking to its reader ("Your support makes all the difference.", "We
+    believe quality journalism should be free"): a line that addresses the reader or speaks
+    as "we" outside any quotation, next to such furniture or outside the article, is more of
+    it. Reporting speaks of others and quotes its "you" and "we"."""
+    changed = True
+    while changed:
+        changed = False
+        for i, line in enumerate(page.lines):
+            if reasons[i] is not None or not _addresses_reader(line):
+                continue
+            near = [reasons[j] for j in (i - 1, i + 1) if 0 <= j < len(reasons)]
+            if page.outside(i) or any(r in _PROMOTIONAL for r in near):
+                reasons[i] = "promo"
+                changed = True
+
+
+_PROMOTIONAL = frozenset(
+    {"paywall", "newsletter", "promo", "app-promo", "share", "cookie", "comment-form"}
+)
+_READER = re.compile(r"\b(?:you|your|yours|we|our|us)\b", re.IGNORECASE)
+
+
+def _addresses_reader(line: str) -> bool:
+    unquoted = re.sub(r"[“\"][^”\"]*[”\"]|‘[^’]*’", "", line)
+    return len(_words(line)) <= 45 and bool(_READER.search(unquoted))
 
 
 def _within_block(i: int, lines: Sequence[str], reasons: Sequence[str | None]) -> str | None:
