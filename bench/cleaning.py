@@ -21,13 +21,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src")]
 
-from briefgen._ingest import load  # noqa: E402
+from briefgen._ingest import clean, load  # noqa: E402
 
 SOURCES = [
     ROOT / "samples" / "louisiana-2016",
     ROOT / "tests" / "cleaning" / "heldout",
     ROOT / "tests" / "cleaning" / "heldout2",
+    ROOT / "tests" / "cleaning" / "heldout3",
 ]
+# Lines built to make a careless regular expression backtrack: the worst a page could hold.
+ADVERSARIAL = ["cookies and more ", "Reuters/Abc ", "[AP/x ", "newsletter and more ", "Home World "]
 
 
 def pages() -> list[Path]:
@@ -46,8 +49,9 @@ def build(folder: Path, count: int) -> None:
         if source.suffix == ".html":  # a paragraph of the article's own, after its first
             first = text.index("</p>", text.index("<h1"))
             text = f"{text[:first]}</p>\n<p>{extra}{text[first:]}"
-        else:
-            text = f"{text.rstrip()}\n\n{extra}\n"
+        else:  # a paragraph of its own among the article's first lines
+            head, _, rest = text.strip().partition("\n")
+            text = f"{head}\n{extra}\n{rest}\n"
         (folder / f"{n:04d}_{source.stem}{source.suffix}").write_text(text, encoding="utf-8")
 
 
@@ -75,10 +79,17 @@ def main() -> None:
                 page.rename(subset / page.name)
             kind_seconds, kind_read = timed(subset)
             figures[f"{kind}_articles_per_s"] = round(kind_read / kind_seconds, 1)
+    worst = 0.0
+    for unit in ADVERSARIAL:  # one 200 KB line each, then a sentence
+        line = unit * (200_000 // len(unit))
+        started = time.perf_counter()
+        clean(f"{line}\nThe river rose again on Monday, officials said.\n")
+        worst = max(worst, time.perf_counter() - started)
+    figures["worst_200kb_line_s"] = round(worst, 2)
     print(
         f"cleaning: {figures['articles']} of {args.pages} pages in {figures['seconds']} s, "
         f"{figures['articles_per_s']} articles/s (text {figures['txt_articles_per_s']}/s, "
-        f"HTML {figures['html_articles_per_s']}/s)"
+        f"HTML {figures['html_articles_per_s']}/s); worst 200 KB line {worst:.2f} s"
     )
     print(json.dumps(figures))
 

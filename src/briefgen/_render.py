@@ -51,7 +51,8 @@ def _spans(cited: Sequence[tuple[str, int, str]]) -> list[tuple[str, str, str]]:
     """Cited sentences with runs of consecutive sentences of one file joined into one span
     (`S3–S4`), so a quotation that runs over sentences is shown whole, its marks balanced."""
     runs: list[list[tuple[str, int, str]]] = []
-    for item in sorted(set(cited), key=lambda c: (cited.index(c), c[1])):
+    files = list(dict.fromkeys(c[0] for c in cited))  # files in order of first citation
+    for item in sorted(set(cited), key=lambda c: (files.index(c[0]), c[1])):
         last = runs[-1][-1] if runs else None
         if last is not None and last[0] == item[0] and last[1] + 1 == item[1]:
             runs[-1].append(item)

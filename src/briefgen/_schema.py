@@ -111,6 +111,17 @@ def _prose(article: Article, *texts: str) -> None:
         raise ValueError("; ".join(problems))
 
 
+def consecutive_runs(ids: Sequence[int]) -> list[list[int]]:
+    """`ids` sorted and cut into runs of adjacent numbers: [4, 2, 3, 7] → [[2, 3, 4], [7]]."""
+    runs: list[list[int]] = []
+    for i in sorted(set(ids)):
+        if runs and runs[-1][-1] + 1 == i:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return runs
+
+
 def _check_date(value: str | None, what: str) -> None:
     if value is not None and not _ISO_DATE.match(value):
         raise ValueError(f"{what} {value!r} is not an ISO date such as 2024, 2024-11 or 2024-11-07")
@@ -215,9 +226,10 @@ class Position(_Model):
             return self
         _cited(article, self.sentences)
         _prose(article, self.issue, self.stance)
-        # A quotation may run over consecutive sentences: read them in the article's order.
-        in_order = [article.sentence(i) for i in sorted(set(self.sentences))]
-        if self.quote is not None and not supports_quote(self.quote, in_order):
+        # A quotation may run over consecutive sentences, cited in any order — but never
+        # joined across a gap: it must lie within one run of adjacent cited sentences.
+        runs = [[article.sentence(i) for i in run] for run in consecutive_runs(self.sentences)]
+        if self.quote is not None and not any(supports_quote(self.quote, r) for r in runs):
             raise ValueError(
                 f"quote {self.quote!r} is not verbatim in its cited sentences; copy it exactly"
             )

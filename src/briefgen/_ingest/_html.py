@@ -11,11 +11,12 @@ same line cleaning as a text file.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from briefgen._ingest._article import Found, Metadata
-from briefgen._ingest._text import is_prose
+from briefgen._ingest._article import Found, Metadata, planted_instructions
+from briefgen._ingest._text import is_prose, iso_date
 
 HTML_SUFFIXES = (".html", ".htm")
 _SOURCE = "page metadata"
@@ -42,12 +43,15 @@ def read_page(data: bytes) -> Page | None:
             include_comments=False,
             include_tables=True,
             include_images=False,
+            # Headings and list items keep their marks (#, -), so the cleaner knows them
+            # for the article's structure, not teasers or labels.
+            include_formatting=True,
             # Only dates the page's markup states count: not a guess from its text.
             date_extraction_params={"extensive_search": False, "original_date": True},
         )
     except Exception:  # a page it cannot parse is no article; the caller says so
         return None
-    text = str(getattr(document, "text", "") or "")
+    text = _plain(str(getattr(document, "text", "") or ""))
     if document is None or not any(is_prose(line) for line in text.splitlines()):
         return None  # a page of menus and labels, not one sentence: no article
     meta = Metadata(
@@ -59,14 +63,31 @@ def read_page(data: bytes) -> Page | None:
     return Page(text=_with_headline(text, meta), meta=meta)
 
 
+def _plain(text: str) -> str:
+    """trafilatura's Markdown without its emphasis marks (**bold**, *italic*): the words of
+    the page, not its styling. Heading and list marks stay for the cleaner."""
+    text = re.sub(r"\*\*(\S(?:.*?\S)?)\*\*", r"\1", text)
+    return re.sub(r"(?<![\w*])\*(\S(?:.*?\S)?)\*(?![\w*])", r"\1", text)
+
+
 def _found(document: Any, name: str) -> Found | None:
-    value = getattr(document, name, None)
-    return Found(str(value).strip(), _SOURCE) if value and str(value).strip() else None
+    """A metadata field as one line of text; None if empty, if it addresses AI systems
+    (a planted instruction in a page's title is still one), or, for the date, if it is no
+    real date."""
+    value = " ".join(str(getattr(document, name, None) or "").split())
+    if name == "date":
+        value = iso_date(value) or ""
+    if not value or planted_instructions([value]):
+        return None
+    return Found(value, _SOURCE)
 
 
 def _with_headline(text: str, meta: Metadata) -> str:
     """The text with the headline as its first line: the headline is reporting (it often
     carries the figure), and some pages keep it outside the element trafilatura reads."""
     if meta.title is None or meta.title.value in text:
+        return text
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    if first.startswith("#"):  # the page's own headline (<h1>) opens the text already
         return text
     return f"{meta.title.value}\n{text}"

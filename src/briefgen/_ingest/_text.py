@@ -11,6 +11,7 @@ The headline stays, once, however often the page prints it.
 
 from __future__ import annotations
 
+import datetime
 import re
 import unicodedata
 from collections import Counter
@@ -20,6 +21,9 @@ from dataclasses import dataclass
 from briefgen._ingest._article import Found, Metadata
 
 _BULLET = re.compile(r"^\s*[•·*\-–—]\s+")
+# A line of a fact box: "Death toll: 12", "Rescued: 30,000" — a figure, not a label.
+_FACT = re.compile(r"^[A-Z][\w ’'-]{0,30}:\s*(?:about |more than |at least )?[\d][\d,.]*\b")
+_HEADING = re.compile(r"^\s*#{1,6}\s+")
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*$")
 _TERMINAL = re.compile(r"[.!?:;…][\"'”’)\]]*$|[”\"]$")
 # An unrendered data binding such as {{data.cm.views}} means the line is page code. Braces
@@ -40,14 +44,15 @@ _ANY_LINE = {
     r"(?:monthly|annual|yearly|digital) plan\b|best value|billed as|\bper month\b|/month\b|"
     r"\bt&c\b|save \d+%|your (?:donation|support|contribution)|make a (?:donation|contribution)|"
     r"(?:donate|contribute) (?:now|today)",
-    "newsletter": r"newsletters?\b.*\b(?:sign|inbox|deliver|subscribe)|sign up for (?:our|the|"
-    r"\w+'s)|\byour inbox\b|enter your email|(?:stay up to date|updates?) with notifications|"
+    "newsletter": r"newsletters?\b.{0,80}?\b(?:sign|inbox|deliver|subscribe)|"
+    r"sign up for (?:our|the|\w+'s)|\byour inbox\b|enter your email|"
+    r"(?:stay up to date|updates?) with notifications|"
     r"notifications? (?:can be|are) managed|(?:turn on|enable|allow) (?:push )?notifications|"
     r"breaking news alerts",
-    "promo": r"\bget (?:the )?latest\b.*\bupdates?\b|"
+    "promo": r"\bget (?:the )?latest\b.{0,60}?\bupdates?\b|"
     r"\bstay (?:updated|tuned|informed) (?:with|on)\b|"
     r"\bfollow us on\b|\bstory continues below\b",
-    "cookie": r"\bwe use cookies|\b(?:site|website|page) uses cookies|\bcookies?\b.*\b(?:"
+    "cookie": r"\bwe use cookies|\b(?:site|website|page) uses cookies|\bcookies?\b.{0,80}?\b(?:"
     r"accept|settings|policy|consent|preferences)\b|privacy (?:policy|notice|settings)|terms "
     r"(?:of|and) (?:use|service|conditions)|accept all|manage (?:preferences|consent)|"
     r"do not sell my",
@@ -69,17 +74,29 @@ _ANY_LINE_RE = {kind: re.compile(pattern, re.IGNORECASE) for kind, pattern in _A
 # One search that most lines fail, before the search that says which kind matched.
 _ANY_LINE_GATE = re.compile("|".join(f"(?:{p})" for p in _ANY_LINE.values()), re.IGNORECASE)
 
+_ALWAYS = frozenset({"placeholder", "comment-form", "notice"})
+_ATTRIBUTION = re.compile(
+    r"\b(?:said|says|say|told|tells|according to|asked|asks|added|urged|urges|warned|warns|"
+    r"announced|reported|wrote|writes)\b",
+    re.IGNORECASE,
+)
 _AGENCIES = r"AFP|AP|Reuters|EPA|Getty(?: Images)?|AAP|PA|Xinhua|Anadolu|Bloomberg"
+# A credit closing a caption line: "— AFP/VNA Photo", "(Photo: Reuters)", "[AFP]".
+_CREDIT_TAIL = re.compile(
+    rf"(?:[—–-]\s*|\(|\[)(?:(?i:photo|image|picture)s?\s*(?:(?i:credit)\s*)?[:/]\s*)?"
+    rf"(?:{_AGENCIES}|VNA|SPA|WAM|PTI|ANI|[A-Z][a-z]+ [A-Z][a-z]+)"
+    r"(?:/[A-Za-z]+){0,3}(?:\s+(?:Photos?|Images?|File))?(?:\s*[:/]\s*[^)\]]{0,40})?[)\]]?\s*$"
+)
 # Credits of a photo or video: they make a line a caption, sentence or not.
 _CAPTION = re.compile(
     r"\((?i:photo|image|picture|video)s?(?:\s+(?i:credit))?\s*[:/]"
     r"|\b(?i:photo|image|picture)s?\s*(?i:credit|courtesy)\b"
     r"|\b(?i:photo|image|picture)s?\s*(?::|(?i:by))\s+[A-Z]"
     r"|\b(?:AFP|AP|Reuters|REUTERS|EPA|VNA|PTI|ANI|Xinhua|Getty|Shutterstock|Anadolu|IANS)"
-    r"(?:/[A-Za-z]+(?: [A-Za-z]+)?)*\s+(?:Photos?|Images?|File|Video)\b"
+    r"(?:/[A-Za-z]+(?: [A-Za-z]+)?){0,3}\s+(?:Photos?|Images?|File|Video)\b"
     r"|\bGetty Images\b|\b[Ff]ile (?:photo|picture|image)\b|\b(?:REUTERS|AFP|AP)/[A-Z][a-z]+"
     # A photographer's or agency's credit closing the line: "... [Reuters]", "(AAP: Name)".
-    rf"|\[(?:{_AGENCIES})(?:[/:][^\]]*)?\]\s*$|\((?:{_AGENCIES})\s*[:/]\s*[^)]+\)\s*$"
+    rf"|\[(?:{_AGENCIES})(?:[/:][^\]]{{0,60}})?\]\s*$|\((?:{_AGENCIES})\s*[:/]\s*[^)]{{1,60}}\)\s*$"
     # Who stands where in a picture: "(second right)", "(left)", "(centre, front)".
     r"|\((?:second |third |far )?(?:left|right|centre|center|front|back|top|bottom|middle)"
     r"(?:,? (?:front|back|top|bottom|left|right))?\)"
@@ -179,6 +196,10 @@ _MONTHS = {
     **dict.fromkeys(("nov", "november"), 11),
     **dict.fromkeys(("dec", "december"), 12),
 }
+_WEEKDAYS = _words_of(
+    "monday tuesday wednesday thursday friday saturday sunday mon tue wed thu fri sat sun "
+    "noon midnight dawn dusk early late the"
+)
 _MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _TIME = r"\d{1,2}[:.]\d{2}(?:[:.]\d{2})?\s*(?:[ap]\.?\s?m\.?)?"
 _DATE_PART = re.compile(
@@ -193,7 +214,6 @@ _STAMP_WORD = re.compile(
     r"minutes?|mins?|days?|yesterday|today|of|page)\b",
     re.IGNORECASE,
 )
-_LABELLED = re.compile(r"\b(?:updated?|published|posted|first published)\b", re.IGNORECASE)
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _AGO = re.compile(r"\b\d+\s+(?:hours?|minutes?|mins?|days?)\s+ago\b", re.IGNORECASE)
 
@@ -232,20 +252,23 @@ class Cleaned:
 def clean(raw: str, known: Metadata | None = None) -> Cleaned:
     """The reporting in `raw`, line by line, with furniture removed and turned into metadata
     where it carries some; `known` (a web page's own metadata) takes precedence."""
-    lines = normalised_lines(raw)
-    page = _Page(lines)
+    marked = _marked_lines(raw)
+    lines = [line for line, _ in marked]
+    page = _Page(lines, [m for _, m in marked])
     reasons = [page.furniture(i) for i in range(len(lines))]
     for i in range(len(lines)):
         if reasons[i] is None:
             reasons[i] = _within_block(i, lines, reasons)
     _spread_promotion(page, reasons)
     kept: list[str] = []
+    seen: set[str] = set()
     removed: list[tuple[str, str]] = []
     for line, reason in zip(lines, reasons, strict=True):
-        if reason is None and line in kept:
+        if reason is None and line in seen:
             reason = "repeat"  # the page printed it twice (a headline, a pull quote): once
         if reason is None:
             kept.append(line)
+            seen.add(line)
         else:
             removed.append((reason, line))
     found = _metadata(removed)
@@ -261,10 +284,22 @@ def clean_lines(raw: str) -> list[str]:
 
 
 def normalised_lines(raw: str) -> list[str]:
-    """The non-empty lines of `raw`, in one Unicode form, bullets and spacing folded."""
+    """The non-empty lines of `raw`, in one Unicode form, bullets, heading marks and spacing
+    folded."""
+    return [line for line, _ in _marked_lines(raw)]
+
+
+def _marked_lines(raw: str) -> list[tuple[str, bool]]:
+    """Each non-empty line, and whether the page marked it as a list item or a heading
+    (a bullet, a Markdown `#`): the article's own structure, never a teaser or a label."""
     text = unicodedata.normalize("NFC", raw).replace("\u00a0", " ").replace("\r\n", "\n")
-    lines = [_BULLET.sub("", line).strip() for line in text.replace("\r", "\n").split("\n")]
-    return [re.sub(r"[ \t\u200b]+", " ", line) for line in lines if line.strip()]
+    out = []
+    for line in text.replace("\r", "\n").split("\n"):
+        marked = bool(_BULLET.match(line) or _HEADING.match(line))
+        line = re.sub(r"[ \t\u200b]+", " ", _HEADING.sub("", _BULLET.sub("", line))).strip()
+        if line:
+            out.append((line, marked))
+    return out
 
 
 def _words(line: str) -> list[str]:
@@ -288,9 +323,11 @@ def is_prose(line: str) -> bool:
 class _Page:
     """The lines of one page, and what each is like in its context."""
 
-    def __init__(self, lines: Sequence[str]) -> None:
+    def __init__(self, lines: Sequence[str], marked: Sequence[bool] = ()) -> None:
         self.lines = list(lines)
         self.counts = Counter(lines)
+        self.line_set = set(lines)
+        self.structured = self._lists(list(marked) or [False] * len(lines))
         self.prose = [is_prose(line) for line in lines]
         self._vocab: dict[int, str | None] = {}
         self.author: str | None = None
@@ -300,19 +337,20 @@ class _Page:
         # The article is the run of prose from its first sentence to its last, not counting
         # sentences that are furniture by their words (a caption, a cookie notice).
         self.first, self.last = len(lines), -1
-        body = [i for i, p in enumerate(self.prose) if p and self._vocabulary(i) is None]
+        body = [i for i, p in enumerate(self.prose) if p and self._raw_vocabulary(i) is None]
         if body:
             self.first, self.last = body[0], body[-1]
-        # The headline: the first line of four words or more that does not end as a
+        # The headline: the first line of three words or more that does not end as a
         # sentence does and is not furniture; at the latest, the article's first line.
         self.headline = next(
             (
                 i
                 for i in range(min(self.first + 1, len(lines)))
-                if len(_words(self.lines[i])) >= 4
+                if len(_words(self.lines[i])) >= 3
+                and (len(_words(self.lines[i])) >= 4 or not _labels(self.lines[i]))
                 and not _SENTENCE_END.search(self.lines[i])
                 and self._vocabulary(i) is None
-                and self._label(i) in (None, "repeat")
+                and self._label(i) in (None, "repeat", "label")
             ),
             None,
         )
@@ -329,6 +367,18 @@ class _Page:
                 inside = False
             box.append(inside)
         return box
+
+    def _lists(self, marked: list[bool]) -> list[bool]:
+        """Lines that are the article's structure: marked by the page, or the short lines
+        that follow a line ending in a colon ("The damage so far:") up to the next sentence."""
+        out = list(marked)
+        in_list = False
+        for i, line in enumerate(self.lines):
+            if in_list and not _SENTENCE_END.search(line):
+                out[i] = True
+            else:
+                in_list = line.endswith(":") and len(_words(line)) >= 3
+        return out
 
     def _section_runs(self) -> list[bool]:
         """Lists of other stories' headlines, each under its section's name ("World Thousands
@@ -367,7 +417,7 @@ class _Page:
             return "repeat"  # a caption the page prints under each copy of its picture
         if self.in_run[i]:
             return "teaser"
-        if _CREDITS.match(self.lines[i]) and len(_words(self.lines[i])) <= 30:
+        if self._credit_line(i):
             self._byline(i)
             return "byline"  # "Reporting by ...; Editing by ...": a credit, sentence or not
         if self.in_box[i]:
@@ -376,7 +426,33 @@ class _Page:
             return "byline" if self._bio(i) else None
         return self._label(i)
 
+    def _credit_line(self, i: int) -> bool:
+        """ "By Jane Doe", "Reporting by ...; Editing by ...", "Reuters Staff" — but not "By
+        Wednesday evening, the toll had risen to 13.", a sentence that opens with "By"."""
+        line = self.lines[i]
+        found = _CREDITS.match(line)
+        if not found or len(_words(line)) > 30:
+            return False
+        after = line[found.end() - 1 :]
+        first = after.split()[0].strip(",.;:").lower() if after.split() else ""
+        if first in _MONTHS or first in _WEEKDAYS or first in _STOPWORDS:
+            return False
+        return not self.prose[i] or self.outside(i) or not _ATTRIBUTION.search(line)
+
     def _vocabulary(self, i: int) -> str | None:
+        """Furniture by its words — except a sentence of the article that merely mentions
+        them ("... violated its privacy policy, regulators said"): inside the article, a
+        sentence counts only if it speaks to the reader and reports no one."""
+        kind = self._raw_vocabulary(i)
+        if kind is None or kind in _ALWAYS or not self.prose[i] or self.outside(i):
+            return kind
+        line = self.lines[i]
+        if kind == "caption":
+            return kind if _CREDIT_TAIL.search(line) else None
+        speaks = _addresses_reader(line) and not _ATTRIBUTION.search(line)
+        return kind if speaks else None
+
+    def _raw_vocabulary(self, i: int) -> str | None:
         """Furniture by its words, whatever the line's shape or place."""
         if i not in self._vocab:
             self._vocab[i] = self._words_say(i)
@@ -419,9 +495,11 @@ class _Page:
                 return kind
         if self.counts[line] > 1:
             return "repeat"  # a caption or label the layout prints more than once
+        if self.structured[i]:
+            return None  # a list item or a heading of the article: its own words
         if len(re.findall(r"\w+", line)) <= 1 and not line.endswith(":"):
             return "label"  # "Welcome!", "Swipe.", "2.": a word of a widget, a counter
-        if self.outside(i) and len(words) < 4:
+        if self.outside(i) and len(words) < 4 and not _FACT.match(line):
             return "label"  # the outlet's name, a section name, a lone word of a widget
         if not self.outside(i) and len(words) >= 6 and sum(self.prose[self.first : i]) >= 2:
             # Too long for a subheading and not a sentence, past the article's opening (where
@@ -451,9 +529,11 @@ class _Page:
         if len(words) > 8:
             return False
         if _NAME.match(line) and not _labels(line) and i != self.headline:
-            # A name alone above the article, or beside its timestamp: its author.
+            # A name alone under the headline, or beside its timestamp: its author. (A short
+            # headline of capitalised words is a name's shape too, so place decides.)
             beside = [self.lines[j] for j in (i - 1, i + 1) if 0 <= j < len(self.lines)]
-            if i < self.first or any(_timestamp(b) for b in beside):
+            under = self.headline is not None and i == self.headline + 1
+            if under or any(_timestamp(b) for b in beside):
                 self.author = self.author or line
                 return True
         if not self.outside(i):
@@ -463,8 +543,9 @@ class _Page:
             self.author = self.author or run_in["name"]
             return True
         name, _, rest = line.partition(",")
-        if rest and _NAME.match(name.strip()) and all(w[0].isupper() for w in _words(rest)):
-            self.author = self.author or name.strip()
+        credit = [w for w in _words(rest) if w.lower() in _OUTLET_WORDS | _ROLE_WORDS]
+        if credit and _NAME.match(name.strip()) and all(w[0].isupper() for w in _words(rest)):
+            self.author = self.author or name.strip()  # "Peter Weber, The Week US"
             return True
         return False
 
@@ -479,7 +560,8 @@ class _Page:
     def _navigation(self, i: int, words: Sequence[str]) -> bool:
         line = self.lines[i]
         # A breadcrumb trail ends with the headline that also stands on its own line.
-        if any(other != line and line.endswith(" " + other) for other in self.lines):
+        spaces = [m.start() for m in re.finditer(" ", line)]
+        if any(line[at + 1 :] in self.line_set for at in spaces):
             return True
         if len(_RUN_TOGETHER.findall(line)) >= 2:
             return True
@@ -499,10 +581,16 @@ def _spread_promotion(page: _Page, reasons: list[str | None]) -> None:
     while changed:
         changed = False
         for i, line in enumerate(page.lines):
-            if reasons[i] is not None or not _addresses_reader(line):
+            if reasons[i] is not None or i == page.headline or not _addresses_reader(line):
                 continue
             near = [reasons[j] for j in (i - 1, i + 1) if 0 <= j < len(reasons)]
-            if page.outside(i) or any(r in _PROMOTIONAL for r in near):
+            # Inside the article only a subscription or newsletter box pitches to the reader,
+            # and only in words no one is reported saying.
+            inside = page.prose[i] and not page.outside(i)
+            kinds = _SALES if inside else _PROMOTIONAL
+            if inside and _ATTRIBUTION.search(line):
+                continue
+            if (not inside and page.outside(i)) or any(r in kinds for r in near):
                 reasons[i] = "promo"
                 changed = True
 
@@ -510,10 +598,22 @@ def _spread_promotion(page: _Page, reasons: list[str | None]) -> None:
 _PROMOTIONAL = frozenset(
     {"paywall", "newsletter", "promo", "app-promo", "share", "cookie", "comment-form"}
 )
+_IMPERATIVE = re.compile(
+    r"^(?:subscribe|sign (?:up|in)|log ?in|register|download|follow|share|click|tap|join|"
+    r"read|watch|listen|get|stay|enter|continue|don'?t miss)\b",
+    re.IGNORECASE,
+)
+_SALES = frozenset({"paywall", "newsletter"})
 _READER = re.compile(r"\b(?:you|your|yours|we|our|us)\b", re.IGNORECASE)
 
 
 def _addresses_reader(line: str) -> bool:
+    """Whether `line` speaks to the reader or as "we" in its own words, not in a quotation
+    (a paragraph that opens with a quotation mark is quoted to its end)."""
+    if line[:1] in "“\"‘'":
+        return False
+    if _IMPERATIVE.match(line):
+        return True  # "Subscribe now to continue reading.": an order to the reader
     unquoted = re.sub(r"[“\"][^”\"]*[”\"]|‘[^’]*’", "", line)
     return len(_words(line)) <= 45 and bool(_READER.search(unquoted))
 
@@ -557,9 +657,25 @@ def _timestamp(line: str) -> bool:
 
 
 def iso_date(text: str) -> str | None:
-    """The date a timestamp states, as ISO at its precision (2016, 2016-08, 2016-08-16)."""
+    """The date a timestamp states, as ISO at its precision (2016, 2016-08, 2016-08-16);
+    None for no date, or for one that is no real date (2016-13-45, 31 February) or lies in
+    the future — a page's wrong date must not become the article's."""
+    found = _date_parts(text)
+    if found is None:
+        return None
+    year, month, day = found
+    try:
+        when = datetime.date(year, month or 1, day or 1)
+    except ValueError:
+        return None
+    if not year >= 1900 or when > datetime.date.today() + datetime.timedelta(days=1):
+        return None
+    return f"{year:04d}" + (f"-{month:02d}" if month else "") + (f"-{day:02d}" if day else "")
+
+
+def _date_parts(text: str) -> tuple[int, int | None, int | None] | None:
     if m := re.search(r"\b((?:19|20)\d\d)-(\d\d)-(\d\d)(?!\d)", text):
-        return f"{m[1]}-{m[2]}-{m[3]}"
+        return int(m[1]), int(m[2]), int(m[3])
     year = _YEAR.search(text)
     if year is None:
         return None
@@ -567,20 +683,21 @@ def iso_date(text: str) -> str | None:
     if month_match is None:
         numeric = re.search(r"\b(\d{1,2})[/.-](\d{1,2})[/.-]((?:19|20)\d\d)\b", text)
         if numeric and int(numeric[1]) > 12 >= int(numeric[2]):  # day first, unambiguous
-            return f"{numeric[3]}-{int(numeric[2]):02d}-{int(numeric[1]):02d}"
+            return int(numeric[3]), int(numeric[2]), int(numeric[1])
         if numeric and int(numeric[2]) > 12 >= int(numeric[1]):  # month first
-            return f"{numeric[3]}-{int(numeric[1]):02d}-{int(numeric[2]):02d}"
-        return year[0]
+            return int(numeric[3]), int(numeric[1]), int(numeric[2])
+        return int(year[0]), None, None
     month = _MONTHS[month_match[1].lower()]
     # The day stands next to the month name, before or after it; never a time or the year.
     untimed = re.sub(_TIME, " ", text)
-    near = untimed[max(0, month_match.start() - 6) : month_match.end() + 8]
+    near = untimed[max(0, month_match.start() - 12) : month_match.end() + 8]
     day = next((int(d) for d in re.findall(r"\b(\d{1,2})(?:st|nd|rd|th)?\b", near)), None)
-    if day is None or not 1 <= day <= 31:
-        return f"{year[0]}-{month:02d}"
-    return f"{year[0]}-{month:02d}-{day:02d}"
+    return int(year[0]), month, day if day is not None and 1 <= day <= 31 else None
 
 
+_ROLE_WORDS = _words_of(
+    "staff correspondent reporter editor writer columnist contributor bureau desk us uk"
+)
 _OUTLET_WORDS = _words_of(
     "news times post press herald tribune journal media associated reuters ap afp network "
     "channel tv radio daily gazette telegraph guardian express star online agency wire"
@@ -596,12 +713,22 @@ def _names_and_outlet(names: str) -> tuple[str, str | None]:
     return ", ".join(people) or names.strip(" ,&"), (outlets[0] if outlets else None)
 
 
+_PUBLISHED = re.compile(r"\b(?:published|posted|first published|created)\b", re.IGNORECASE)
+
+
 def _metadata(removed: Sequence[tuple[str, str]]) -> Metadata:
-    """Dates and bylines the removed lines carried: a labelled timestamp ("Updated: ...")
-    before a bare one, which may be the page's own date of printing."""
-    stamps = [line for reason, line in removed if reason == "timestamp"]
-    stamps.sort(key=lambda s: not _LABELLED.search(s))
-    date = next((d for s in stamps if (d := iso_date(s))), None)
+    """Dates and bylines the removed lines carried. The date: one labelled "Published" or
+    "Posted", else the earliest stated — an update comes after the article, and a page's
+    own date of printing (a site header's "today") after both."""
+    # "Published Aug 14 | Updated Aug 16": each labelled part is a stamp of its own.
+    stamps = [
+        part
+        for reason, line in removed
+        if reason == "timestamp"
+        for part in re.split(r"\s+[|·•]\s+", line)
+    ]
+    dated = [(not _PUBLISHED.search(s), d) for s in stamps if (d := iso_date(s))]
+    date = min(dated)[1] if dated else None
     byline = outlet = None
     for reason, line in removed:
         if reason != "byline" or byline is not None:
