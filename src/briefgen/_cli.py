@@ -402,7 +402,12 @@ def _cleaning_report(article: Article) -> str:
     meta = article.meta
     found = [
         f"{name} {f.value!r} ({f.source})"
-        for name, f in (("date", meta.date), ("byline", meta.byline), ("outlet", meta.outlet))
+        for name, f in (
+            ("headline", meta.title),
+            ("date", meta.date),
+            ("byline", meta.byline),
+            ("outlet", meta.outlet),
+        )
         if f is not None
     ]
     return (
