@@ -18,10 +18,15 @@ CLEANING = TESTS / "cleaning"
 LOUISIANA = ROOT / "samples" / "louisiana-2016"
 # Corpora whose pages the rules were written against, and pages kept apart to measure them.
 TUNED = {"seeds": SEEDS, "louisiana": LOUISIANA}
-HELD_OUT = {name: CLEANING / name for name in ("heldout", "heldout2", "heldout3")}
+HELD_OUT = {name: CLEANING / name for name in ("heldout", "heldout2", "heldout3", "heldout4")}
 # What the held-out pages still let through, as measured when the rules last changed
 # (tests/cleaning/README.md says which lines and why): a bound, so no change makes it worse.
-HELD_OUT_BOUNDS = {"heldout": (0, 0), "heldout2": (1, 17), "heldout3": (0, 34)}
+HELD_OUT_BOUNDS = {
+    "heldout": (0, 0),
+    "heldout2": (1, 17),
+    "heldout3": (0, 34),
+    "heldout4": (0, 16),  # measured once, untuned
+}
 
 
 def pages(corpora: dict[str, Path]) -> list[tuple[Path, Path]]:
