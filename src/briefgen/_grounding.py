@@ -168,7 +168,10 @@ def _words_value(words: str) -> Decimal | None:
     for token in re.split(r"[\s-]+", words.lower()):
         if token in {"and", ""}:
             continue
-        if token in _UNITS:
+        if token == "dozen":  # "two dozen" is 24, not 14
+            current = (current or Decimal(1)) * 12
+            seen = True
+        elif token in _UNITS:
             current += Decimal(_UNITS[token])
             seen = True
         elif token in _SCALES:
@@ -224,9 +227,66 @@ def _range(text: str, low: _Hit, high: _Hit, bare: bool) -> _Hit | None:
     return _Hit(low.start, high.end, low.number, high.scale, high.percent, end)
 
 
+# Quantities written as words of amount, and the range each is read as: a figure may be
+# "a few dozen" (it is verified like any other value, and shown as written), and code
+# compares and adds it by this range. A dozen is 12 and a score 20; "a few" is two to five
+# of a unit, "several" three to nine; a plural unit ("dozens", "hundreds of thousands") is
+# two of it up to the next unit.
+_VAGUE_UNITS = {
+    "dozen": 12,
+    "score": 20,
+    "hundred": 100,
+    "thousand": 1_000,
+    "million": 1_000_000,
+    "billion": 1_000_000_000,
+}
+_VAGUE = re.compile(
+    r"\b(?:(?P<tens>tens) of (?P<tunit>thousands|millions|billions)"
+    r"|(?P<hundreds>hundreds) of (?P<hunit>thousands|millions|billions)"
+    r"|(?P<few>a few|several) (?P<funit>dozen|hundred|thousand|million|billion)"
+    r"|(?P<plural>dozens|scores|hundreds|thousands|millions|billions)"
+    r"|(?P<handful>a handful)"
+    r"|(?P<one>a (?:dozen|score)))\b",
+    re.IGNORECASE,
+)
+
+
+def _vague(match: re.Match[str]) -> tuple[Decimal, Decimal]:
+    """The range a vague amount is read as (low, high), from the table above."""
+    g = {k: (v.lower() if v else v) for k, v in match.groupdict().items()}
+    if g["one"]:
+        n = Decimal(_VAGUE_UNITS[g["one"].split()[1]])
+        return n, n
+    if g["handful"]:
+        return Decimal(2), Decimal(5)
+    if g["few"]:
+        unit = Decimal(_VAGUE_UNITS[g["funit"]])
+        low, high = (2, 5) if g["few"] == "a few" else (3, 9)
+        return unit * low, unit * high
+    if g["plural"]:
+        unit = Decimal(_VAGUE_UNITS[g["plural"].rstrip("s")])
+        upper = {12: 99, 20: 99}.get(int(unit), int(unit) * 10 - 1)
+        return unit * 2, Decimal(upper)
+    unit = Decimal(_VAGUE_UNITS[(g["tunit"] or g["hunit"]).rstrip("s")])
+    factor = 10 if g["tens"] else 100
+    return unit * factor * 2, unit * factor * 10 - 1
+
+
 def _scan(text: str, bare: bool = False) -> list[_Hit]:
-    """Every number expression in (normalised) `text`, ranges joined into one."""
+    """Every number expression in (normalised) `text`, ranges joined into one; amounts in
+    words ("dozens", "a few hundred") as the range they are read as."""
+    vague = [
+        _Hit(m.start(), m.end(), low, None, False, high if high != low else None, True)
+        for m in _VAGUE.finditer(text)
+        for low, high in [_vague(m)]
+    ]
+    if vague:  # blank them out, so "a few hundred" is not also read as "a" and "hundred"
+        masked = list(text)
+        for hit in vague:
+            masked[hit.start : hit.end] = " " * (hit.end - hit.start)
+        text = "".join(masked)
     singles = [hit for m in _NUMBER.finditer(text) if (hit := _single(m)) is not None]
+    singles = sorted([*singles, *vague], key=lambda h: h.start)
     hits: list[_Hit] = []
     for hit in singles:
         joined = _range(text, hits[-1], hit, bare) if hits and hits[-1].upper is None else None

@@ -1,0 +1,102 @@
+"""Checks on real-world wordings: each rule on sentences as newspapers write them, with
+what a careful analyst would answer — items that must verify (a false rejection if they do
+not) and items that must not (a false acceptance if they do).
+
+The sentences are from real reporting (paraphrased where only the wording matters); the
+counts of false rejections and false acceptances are pinned at zero.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from briefgen._document import _amount
+from briefgen._ingest import Article, load
+from briefgen._schema import Figure
+
+
+def article(tmp_path: Path, *sentences: str) -> Article:
+    (tmp_path / "001_a.txt").write_text("\n".join(sentences) + "\n", encoding="utf-8")
+    return load([tmp_path])[0]
+
+
+def verifies(model: Any, item: dict[str, Any], source: Article) -> bool:
+    try:
+        model.model_validate(item, context={"article": source})
+    except ValidationError:
+        return False
+    return True
+
+
+# --- vague quantities ------------------------------------------------------------------------
+
+VAGUE_ACCEPT = [
+    ("Of the 1,500 families told to register, only a few dozen have done so.", "a few dozen"),
+    ("Dozens of homes were swept away when the river burst its banks.", "dozens"),
+    ("A dozen villages remain cut off, the district officer said.", "a dozen"),
+    (
+        "Hundreds of thousands of people have fled the fighting since March.",
+        "hundreds of thousands",
+    ),
+    ("Only a handful of shops reopened on Monday.", "a handful"),
+    ("Scores of protesters were detained outside the parliament.", "scores"),
+    ("Tens of thousands marched through the capital on Saturday.", "tens of thousands"),
+    ("Several hundred migrants were moved to a camp near the border.", "several hundred"),
+    ("Two dozen patients were evacuated from the hospital.", "two dozen"),
+]
+VAGUE_REJECT = [
+    ("Of the 1,500 families told to register, only a few dozen have done so.", "dozens"),
+    ("Dozens of homes were swept away when the river burst its banks.", "hundreds"),
+    ("Tens of thousands marched through the capital on Saturday.", "hundreds of thousands"),
+    ("Two dozen patients were evacuated from the hospital.", "a dozen"),
+]
+
+
+def figure(value: str) -> dict[str, Any]:
+    return {"value": value, "measures": "people", "unit": "people", "sentences": [1]}
+
+
+@pytest.mark.parametrize(("sentence", "value"), VAGUE_ACCEPT)
+def test_a_vague_quantity_as_written_is_a_figure(tmp_path: Path, sentence: str, value: str) -> None:
+    assert verifies(Figure, figure(value), article(tmp_path, sentence))
+
+
+@pytest.mark.parametrize(("sentence", "value"), VAGUE_REJECT)
+def test_a_vague_quantity_the_sentence_does_not_write_is_rejected(
+    tmp_path: Path, sentence: str, value: str
+) -> None:
+    assert not verifies(Figure, figure(value), article(tmp_path, sentence))
+
+
+@pytest.mark.parametrize(
+    ("value", "low", "high"),
+    [
+        ("a dozen", 12, 12),
+        ("two dozen", 24, 24),
+        ("dozens", 24, 99),
+        ("a few dozen", 24, 60),
+        ("scores", 40, 99),
+        ("a handful", 2, 5),
+        ("several hundred", 300, 900),
+        ("hundreds", 200, 999),
+        ("thousands", 2_000, 9_999),
+        ("tens of thousands", 20_000, 99_999),
+        ("hundreds of thousands", 200_000, 999_999),
+        ("millions", 2_000_000, 9_999_999),
+    ],
+)
+def test_a_vague_quantity_is_read_as_its_documented_range(value: str, low: int, high: int) -> None:
+    amount = _amount(value)
+    assert (amount.low, amount.high) == (low, high)
+
+
+def test_a_vague_quantity_in_the_models_own_words_must_be_the_articles(tmp_path: Path) -> None:
+    from briefgen._schema import unsupported_numbers
+
+    source = article(tmp_path, "Dozens of homes were swept away, officials said.")
+    assert unsupported_numbers("Dozens of homes were lost.", source.sentences) == []
+    assert unsupported_numbers("Hundreds of homes were lost.", source.sentences) == ["Hundreds"]
