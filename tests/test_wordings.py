@@ -100,3 +100,61 @@ def test_a_vague_quantity_in_the_models_own_words_must_be_the_articles(tmp_path:
     source = article(tmp_path, "Dozens of homes were swept away, officials said.")
     assert unsupported_numbers("Dozens of homes were lost.", source.sentences) == []
     assert unsupported_numbers("Hundreds of homes were lost.", source.sentences) == ["Hundreds"]
+
+
+# --- names -------------------------------------------------------------------------------------
+
+NAME_ACCEPT = [
+    (
+        "The United Nations’ (UN) refugee agency said 3,000 families had returned.",
+        "UN refugee agency",
+    ),
+    (
+        "The United Nations’ (UN) refugee agency said 3,000 families had returned.",
+        "United Nations refugee agency",
+    ),
+    ("Pakistan’s foreign ministry said the deadline would not move.", "Pakistan foreign ministry"),
+    ("The ministry’s spokeswoman Mumtaz Zahra Baloch spoke in Islamabad.", "Mumtaz Zahra Baloch"),
+    ("Tehreek-i-Taliban Pakistan (TTP) fighters crossed the border.", "Tehreek i Taliban Pakistan"),
+    ("The Red Cross opened 12 shelters on Monday.", "the Red Cross"),
+    ("Officials at the red cross opened 12 shelters.", "Red Cross"),
+]
+NAME_REJECT = [
+    ("The fund paid out 3,000 grants in March.", "UN"),
+    ("The Red Crescent opened 12 shelters on Monday.", "Red Cross"),
+    ("Pakistan’s foreign ministry said the deadline would not move.", "Afghan foreign ministry"),
+]
+
+
+def actor(name: str) -> dict[str, Any]:
+    return {"name": name, "kind": "organisation", "role": "agency", "sentences": [1]}
+
+
+@pytest.mark.parametrize(("sentence", "name"), NAME_ACCEPT)
+def test_an_actor_verifies_however_the_text_inflects_its_name(
+    tmp_path: Path, sentence: str, name: str
+) -> None:
+    from briefgen._schema import Actor
+
+    assert verifies(Actor, actor(name), article(tmp_path, sentence))
+
+
+@pytest.mark.parametrize(("sentence", "name"), NAME_REJECT)
+def test_an_actor_the_text_does_not_name_is_rejected(
+    tmp_path: Path, sentence: str, name: str
+) -> None:
+    from briefgen._schema import Actor
+
+    assert not verifies(Actor, actor(name), article(tmp_path, sentence))
+
+
+def test_an_acronym_the_article_declares_is_an_alias_elsewhere_in_it(tmp_path: Path) -> None:
+    from briefgen._schema import Actor
+
+    source = article(
+        tmp_path,
+        "The United Nations High Commissioner for Refugees (UNHCR) opened an office in Kabul.",
+        "UNHCR said 3,000 people had returned in March.",
+    )
+    item = {**actor("United Nations High Commissioner for Refugees"), "sentences": [2]}
+    assert verifies(Actor, item, source)

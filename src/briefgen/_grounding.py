@@ -285,10 +285,9 @@ def _scan(text: str, bare: bool = False) -> list[_Hit]:
         for hit in vague:
             masked[hit.start : hit.end] = " " * (hit.end - hit.start)
         text = "".join(masked)
-    singles = [hit for m in _NUMBER.finditer(text) if (hit := _single(m)) is not None]
-    singles = sorted([*singles, *vague], key=lambda h: h.start)
+    found = [h for m in _NUMBER.finditer(text) if (h := _single(m)) is not None]
     hits: list[_Hit] = []
-    for hit in singles:
+    for hit in sorted([*found, *vague], key=lambda h: h.start):
         joined = _range(text, hits[-1], hit, bare) if hits and hits[-1].upper is None else None
         if joined is not None:
             hits[-1] = joined
@@ -390,10 +389,61 @@ def supports_quote(quote: str, sentences: Iterable[str]) -> bool:
     return True
 
 
-def mentions(text: str, names: Iterable[str]) -> bool:
-    """Whether any of `names` occurs in `text`, ignoring case, quotes, dashes and spacing."""
+def mentions(text: str, names: Iterable[str], pairs: Iterable[tuple[str, str]] = ()) -> bool:
+    """Whether any of `names` is named in `text`, as whole words, ignoring case, "the",
+    possessives ("Nations’"), hyphens, quotes and spacing; `pairs` (acronym, expansion) that
+    the article declares count as one name ("UN" is "United Nations")."""
+    pairs = list(pairs)
+    variants = {_canon(text)}
+    for acronym, expansion in pairs:
+        for v in list(variants):
+            variants.add(_swap(v, _canon(acronym), _canon(expansion)))
+            variants.add(_swap(v, _canon(expansion), _canon(acronym)))
+    padded = [f" {v} " for v in variants]
+    for name in names:
+        wanted = re.sub(r"^the ", "", _canon(name))
+        if wanted and any(f" {wanted} " in v for v in padded):
+            return True
+    return False
+
+
+def _canon(text: str) -> str:
+    """`text` as names are compared: folded case, no possessive endings, no "(ACR)" after
+    its expansion's words, hyphens and punctuation as spaces."""
     folded = normalize_text(text).casefold()
-    return any(name.strip() and normalize_text(name).casefold() in folded for name in names)
+    folded = re.sub(r"(?<=\w)'s\b|(?<=s)'(?!\w)", "", folded)
+    folded = re.sub(r"[^\w]+", " ", folded)
+    return re.sub(r"\s+", " ", folded).strip()
+
+
+def _swap(text: str, old: str, new: str) -> str:
+    if not old or not new:
+        return text
+    return f" {text} ".replace(f" {old} ", f" {new} ").strip()
+
+
+_DECLARED = re.compile(
+    r"((?:[A-Z][\w’'-]*[\s,]+(?:(?:of|for|and|the|de|des|du)\s+)?){1,8})\((?P<acronym>[A-Z]{2,8})\)"
+)
+
+
+def declared_acronyms(text: str) -> list[tuple[str, str]]:
+    """The (acronym, expansion) pairs `text` declares: "Tehreek-i-Taliban Pakistan (TTP)",
+    "the United Nations’ (UN) refugee agency". The expansion is the shortest run of words
+    before the brackets whose capitalised parts spell the acronym."""
+    pairs = []
+    for match in _DECLARED.finditer(normalize_text(text)):
+        acronym = match["acronym"]
+        words = re.findall(r"[\w’'-]+", match.group(1))
+        for start in range(len(words) - 1, -1, -1):
+            run = words[start:]
+            initials = "".join(
+                part[0] for w in run for part in re.split(r"-", w) if part[:1].isupper()
+            )
+            if initials == acronym:
+                pairs.append((acronym, " ".join(run)))
+                break
+    return pairs
 
 
 def echoes(text: str, source: str, words: int = 4) -> bool:

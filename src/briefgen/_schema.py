@@ -23,6 +23,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from briefgen._grounding import (
+    declared_acronyms,
     echoes,
     find_numbers_raw,
     find_quantities,
@@ -155,9 +156,10 @@ class Actor(_Model):
             return self
         cited = _cited(article, self.sentences)
         _prose(article, self.role)
-        if not mentions(" ".join(cited), [self.name, *self.aliases]):
+        pairs = declared_acronyms(" ".join(article.sentences))
+        if not mentions(" ".join(cited), [self.name, *self.aliases], pairs):
             raise ValueError(f"actor {self.name!r} is not named in the sentences it cites")
-        absent = [a for a in self.aliases if not mentions(" ".join(article.sentences), [a])]
+        absent = [a for a in self.aliases if not mentions(" ".join(article.sentences), [a], pairs)]
         if absent:
             raise ValueError(f"aliases {absent} of {self.name!r} do not occur in the article")
         return self
@@ -460,7 +462,8 @@ def holder_problems(item: Position | Dispute, names: Sequence[str], article: Art
     return [
         f"{subject} is held by {who!r}, who is not named in the article or in actors"
         for who in holders
-        if who.strip().casefold() not in declared and not mentions(text, [who])
+        if who.strip().casefold() not in declared
+        and not mentions(text, [who], declared_acronyms(text))
     ]
 
 
