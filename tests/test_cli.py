@@ -104,7 +104,7 @@ def test_the_seed_timeline_holds_events_series_and_inferred_dates(seed_brief: st
         in timeline
     )
     assert "- **2024-10** — Afghans who left Pakistan since the crackdown began" in timeline
-    assert "- **2025 (inferred)** — " in timeline
+    assert "- **2025 (month unknown, inferred)** — " in timeline
 
 
 def test_the_seed_disputes_say_what_would_settle_them(seed_brief: str) -> None:

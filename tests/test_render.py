@@ -12,7 +12,7 @@ import pytest
 from briefgen._document import Document, build
 from briefgen._ingest import load
 from briefgen._render import to_json, to_markdown
-from briefgen._schema import ArticleBrief, CorpusBrief
+from briefgen._schema import ArticleBrief, CorpusBrief, TimelineEvent
 from briefgen._verify import ArticleResult, CorpusResult, Dropped
 
 
@@ -301,7 +301,7 @@ def test_mermaid_labels_cannot_close_the_fence_or_open_a_tag() -> None:
     md = to_markdown(document("x\n```\n<script>alert(1)</script> `a` & b: c; #d"))
     start = md.index("```mermaid\n") + len("```mermaid\n")
     body = md[start : md.index("\n```\n", start)]
-    assert "    2024 : x ''' ‹script›alert(1)‹/script› 'a' ＆ b — c, ,d" in body
+    assert "    2024 (month unknown) : x ''' ‹script›alert(1)‹/script› 'a' ＆ b — c, ,d" in body
     for char in "`<>&":
         assert char not in body
     assert html(md).count("<pre>") == 1
@@ -319,3 +319,17 @@ def test_ordinary_prose_is_written_as_it_came() -> None:
     assert f"## Overview\n\n{prose}\n" in md
     assert f"| {prose} | {prose} | 001 |" in md  # the actors row
     assert "\\" not in md
+
+
+def test_an_event_known_only_to_its_year_follows_that_years_dated_events(
+    result: CorpusResult,
+) -> None:
+    events = [
+        {"date": "2024", "event": "Relief funds pledged", "sources": ["001.F1"]},
+        {"date": "2024-05", "event": "Floods: families leave", "sources": ["001.F1"]},
+    ]
+    brief = result.brief.model_copy(update={"timeline": [TimelineEvent(**e) for e in events]})
+    document = build(CorpusResult(brief=brief, articles=result.articles))
+    assert [e.date for e in document.corpus.timeline] == ["2024-05", "2024"]
+    md = to_markdown(document)
+    assert md.index("**2024-05 (inferred)**") < md.index("**2024 (month unknown, inferred)**")

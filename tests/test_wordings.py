@@ -158,3 +158,66 @@ def test_an_acronym_the_article_declares_is_an_alias_elsewhere_in_it(tmp_path: P
     )
     item = {**actor("United Nations High Commissioner for Refugees"), "sentences": [2]}
     assert verifies(Actor, item, source)
+
+
+# --- dates -------------------------------------------------------------------------------------
+
+AS_OF_ACCEPT = [
+    # (sentence, value, as_of, publication date)
+    ("The agency counted 3,500 returnees in November 2018.", "3,500", "2018-11", "2019-08-02"),
+    ("In November 2018, the agency counted 3,500 returnees.", "3,500", "2018-11", "2019-08-02"),
+    (
+        "Some 1,200 people are still in shelters, officials said.",
+        "some 1,200",
+        "2019-08",
+        "2019-08-02",
+    ),
+    (
+        "Since 2021, more than 500,000 Afghans have returned.",
+        "more than 500,000",
+        "2024-10",
+        "2024-10-03",
+    ),
+    (
+        "The Amite River in Magnolia crested at more than 58.56 feet -- beating the previous "
+        "record by more than 6 feet set in 1977.",
+        "more than 6",
+        "2016-08",
+        "2016-08-16",
+    ),
+    ("As of March, 12,000 people were in shelters.", "12,000", "2024-03", "2024-05-01"),
+]
+AS_OF_REJECT = [
+    ("The agency counted 3,500 returnees in November 2018.", "3,500", "2019-08", "2019-08-02"),
+    ("In November 2018, the agency counted 3,500 returnees.", "3,500", "2019-08", "2019-08-02"),
+    ("At the end of 2023 there were 1.3 million refugees.", "1.3 million", "2024-02", "2024-02-10"),
+    ("As of March, 12,000 people were in shelters.", "12,000", "2024-05", "2024-05-01"),
+]
+
+
+def dated_figure(value: str, as_of: str) -> dict[str, Any]:
+    return {**figure(value), "as_of": as_of}
+
+
+@pytest.mark.parametrize(("sentence", "value", "as_of", "published"), AS_OF_ACCEPT)
+def test_an_as_of_the_sentence_states_or_leaves_to_the_publication_date_verifies(
+    tmp_path: Path, sentence: str, value: str, as_of: str, published: str
+) -> None:
+    from briefgen._schema import Published, as_of_problem
+
+    source = article(tmp_path, sentence)
+    item = Figure.model_validate(dated_figure(value, as_of), context={"article": source})
+    when = Published(date=published, inferred=False, basis="stated")
+    assert as_of_problem(item, when, source) is None
+
+
+@pytest.mark.parametrize(("sentence", "value", "as_of", "published"), AS_OF_REJECT)
+def test_an_as_of_the_sentence_contradicts_is_rejected(
+    tmp_path: Path, sentence: str, value: str, as_of: str, published: str
+) -> None:
+    from briefgen._schema import Published, as_of_problem
+
+    source = article(tmp_path, sentence)
+    item = Figure.model_validate(dated_figure(value, as_of), context={"article": source})
+    when = Published(date=published, inferred=False, basis="stated")
+    assert as_of_problem(item, when, source) is not None

@@ -346,7 +346,11 @@ def build(result: CorpusResult) -> Document:
             for d in c.disputes
         ],
         issues=[DocIssue(issue=i.issue, positions=list(i.positions)) for i in c.issues],
-        timeline=sorted([*events, *series], key=lambda e: (e.date, e.series)),
+        # An event known only to its year goes after that year's dated events: "2019"
+        # before "2019-03" would claim it came first.
+        timeline=sorted(
+            [*events, *series], key=lambda e: (e.date[:4], len(e.date) == 4, e.date, e.series)
+        ),
     )
     dropped = [DocDropped(where=d.where, reason=d.reason) for d in result.all_dropped()]
     return Document(

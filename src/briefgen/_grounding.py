@@ -495,3 +495,73 @@ def states_date(text: str, iso: str, year: str | None = None) -> bool:
         return bool(re.search(month, folded))
     day = rf"0?{int(parts[2])}(?:st|nd|rd|th)?\b"
     return bool(re.search(rf"{month}\s*{day}|\b{day}\s+(?:of\s+)?{month}", folded))
+
+
+_MONTH_NAMES = "|".join(
+    sorted({*_MONTHS, *(m[:3] for m in _MONTHS), "sept"}, key=len, reverse=True)
+)
+# A date the text attaches to a state of things: "in November 2018", "as of March",
+# "by the end of 2023", "on 5 March 2024" — not "since 2021" or "from May", starting points.
+_DATED = re.compile(
+    rf"\b(?:in|on|as of|as at|by|until|till|through|at the end of|by the end of|end of|"
+    rf"during|for)\s+(?:(?:early|mid|late)[- ]?)?(?:(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+)?"
+    rf"(?:(?P<month>{_MONTH_NAMES})\b\.?\s*(?:\d{{1,2}}(?:st|nd|rd|th)?\b,?\s*)?)?"
+    rf"(?P<year>(?:19|20)\d\d)?(?!\d)",
+)
+
+
+def _clause_of(text: str, value: str) -> str:
+    """The clause of `text` that holds the number `value` (split at dashes and semicolons;
+    a comma often sets off the figure's own date: "In November 2018, the agency counted"),
+    with phrases that date another thing in it left out."""
+    wanted = parse_quantity(value)
+    normal = normalize_text(text)
+    for clause in re.split(r"\s+-{1,2}\s+|;|\s-\s", normal):
+        if wanted is not None and wanted in find_quantities(clause):
+            return _OTHER_THING.sub(" ", clause)
+    return ""
+
+
+# "the record set in 1977", "a plan announced in May": the date is that thing's.
+_OTHER_THING = re.compile(
+    r"\b(?:set|established|announced|founded|built|recorded|adopted|signed|passed|held|"
+    r"launched|introduced|previous|last)\s+(?:in|on|by|during)\s+\S+(?:\s+\d{4})?",
+    re.IGNORECASE,
+)
+
+
+def dates_claimed(text: str) -> list[tuple[str | None, int | None]]:
+    """The (year, month) each date phrase of `text` gives a state of things, at the
+    precision written: ("2018", 11) for "in November 2018", (None, 3) for "as of March"."""
+    out = []
+    for m in _DATED.finditer(normalize_text(text).casefold()):
+        if not (m["month"] or m["year"]):
+            continue
+        month = None
+        if m["month"]:
+            name = m["month"].rstrip(".")
+            month = next(i for i, full in enumerate(_MONTHS, 1) if full.startswith(name[:3]))
+        out.append((m["year"], month))
+    return out
+
+
+def contradicts(text: str, iso: str, value: str | None = None) -> list[str]:
+    """The dates `text` gives the figure `value` that `iso` is not (nor within): a figure
+    the text dates "in November 2018" cannot hold as of 2019-08. Only a date in the same
+    clause as the number counts, and not one that dates something else in it ("beating the
+    record set in 1977"). Empty if the text dates nothing, or agrees."""
+    year, month = iso[:4], int(iso[5:7]) if len(iso) >= 7 else None
+    claims = dates_claimed(_clause_of(text, value) if value else text)
+
+    def agrees(claim: tuple[str | None, int | None]) -> bool:
+        c_year, c_month = claim
+        if c_year and c_year != year:
+            return False
+        return not (c_month and month and c_month != month)
+
+    if not claims or any(agrees(c) for c in claims):
+        return []
+    return [
+        " ".join(filter(None, [_MONTHS[c[1] - 1].capitalize() if c[1] else None, c[0]]))
+        for c in claims
+    ]

@@ -195,7 +195,10 @@ def _timeline(doc: Document) -> list[str]:
 
 
 def _when(event: DocEvent) -> str:
-    return f"{event.date} (inferred)" if event.inferred else event.date
+    """The event's date as the brief shows it: a year alone says the month is unknown."""
+    notes = ["month unknown"] if len(event.date) == 4 else []
+    notes += ["inferred"] if event.inferred else []
+    return f"{event.date} ({', '.join(notes)})" if notes else event.date
 
 
 def _actors(doc: Document) -> list[str]:

@@ -23,6 +23,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from briefgen._grounding import (
+    contradicts,
     declared_acronyms,
     echoes,
     find_numbers_raw,
@@ -429,6 +430,12 @@ def as_of_problem(figure: Figure, published: Published, article: Article) -> str
     text = " ".join(article.sentence(i) for i in figure.sentences)
     if states_date(text, figure.as_of, year):
         return None
+    claimed = contradicts(text, figure.as_of, figure.value)
+    if claimed:
+        return (
+            f"as_of {figure.as_of} contradicts its cited sentences, which date it "
+            f"{' or '.join(claimed)}; give that date"
+        )
     if published.date and published.date.startswith(figure.as_of):
         return None
     return (
