@@ -103,7 +103,7 @@ def test_items_still_wrong_after_re_asks_are_dropped_one_by_one(articles) -> Non
         positions=[{**GOOD["positions"][0], "quote": "We shall rebuild all the houses"}],
         figures=[
             *GOOD["figures"],
-            {"value": "5,000", "measures": "x", "unit": "homes", "sentences": [1]},
+            {"value": "5,000", "measures": "people sent back", "unit": "homes", "sentences": [1]},
         ],
     )
     script = Script({"001": [bad], "corpus": [CORPUS]})

@@ -44,11 +44,11 @@ def result(tmp_path: Path) -> CorpusResult:
                     "value": "1,200",
                     "qualifier": None,
                     "measures": "families left",
-                    "unit": "x",
+                    "unit": "families",
                     "as_of": "2024-05",
                     "sentences": [1],
                 },
-                {"value": "1,300", "measures": "families left", "unit": "x", "sentences": [2]},
+                {"value": "1,300", "measures": "families left", "unit": "families", "sentences": [2]},
             ],
             "positions": [
                 {

@@ -73,7 +73,7 @@ def test_a_figure_citing_the_wrong_sentence_is_rejected(article: Article) -> Non
 
 
 def test_a_sentence_id_past_the_end_is_rejected(article: Article) -> None:
-    figure = {"value": "907,391", "measures": "x", "unit": "people", "sentences": [1, 99]}
+    figure = {"value": "907,391", "measures": "people sent back", "unit": "people", "sentences": [1, 99]}
     with pytest.raises(ValidationError, match="cites S99, but the article has sentences S1 to S20"):
         Figure.model_validate(figure, context={"article": article})
 
@@ -81,7 +81,7 @@ def test_a_sentence_id_past_the_end_is_rejected(article: Article) -> None:
 def test_a_figure_must_cite_something(article: Article) -> None:
     with pytest.raises(ValidationError):
         Figure.model_validate(
-            {"value": "907,391", "measures": "x", "unit": "p", "sentences": []},
+            {"value": "907,391", "measures": "people sent back", "unit": "p", "sentences": []},
             context={"article": article},
         )
 
@@ -165,7 +165,7 @@ def test_a_corpus_answer_in_existing_ids_validates(index: ItemIndex) -> None:
         (
             {
                 "figure_groups": [
-                    {"metric": "m", "relation": "consistent", "members": ["001.F1", "001.F2"]}
+                    {"metric": "people sent back", "relation": "consistent", "members": ["001.F1", "001.F2"]}
                 ]
             },
             "marked consistent",
@@ -173,7 +173,7 @@ def test_a_corpus_answer_in_existing_ids_validates(index: ItemIndex) -> None:
         (
             {
                 "figure_groups": [
-                    {"metric": "m", "relation": "conflicting", "members": ["001.F1", "001.F1"]}
+                    {"metric": "people sent back", "relation": "conflicting", "members": ["001.F1", "001.F1"]}
                 ]
             },
             "all its values are equal",
@@ -181,7 +181,7 @@ def test_a_corpus_answer_in_existing_ids_validates(index: ItemIndex) -> None:
         (
             {
                 "figure_groups": [
-                    {"metric": "m", "relation": "timeline", "members": ["001.F1", "001.P1"]}
+                    {"metric": "people sent back", "relation": "timeline", "members": ["001.F1", "001.P1"]}
                 ]
             },
             "not a figure id",
@@ -215,13 +215,13 @@ def test_corpus_answers_that_do_not_rest_on_the_items_are_rejected(
 
 
 def test_a_hedge_written_into_the_value_is_moved_to_the_qualifier(article: Article) -> None:
-    figure = {"value": "more than 2.8 million", "measures": "x", "unit": "p", "sentences": [4]}
+    figure = {"value": "more than 2.8 million", "measures": "people sent back", "unit": "p", "sentences": [4]}
     parsed = Figure.model_validate(figure, context={"article": article})
     assert (parsed.qualifier, parsed.value) == ("more than", "2.8 million")
 
 
 def test_a_figure_that_leaves_out_the_texts_hedge_is_rejected(article: Article) -> None:
-    figure = {"value": "2.8 million", "measures": "x", "unit": "p", "sentences": [4]}
+    figure = {"value": "2.8 million", "measures": "people sent back", "unit": "p", "sentences": [4]}
     with pytest.raises(ValidationError, match="give 'more than' as the qualifier"):
         Figure.model_validate(figure, context={"article": article})
 

@@ -221,3 +221,47 @@ def test_an_as_of_the_sentence_contradicts_is_rejected(
     item = Figure.model_validate(dated_figure(value, as_of), context={"article": source})
     when = Published(date=published, inferred=False, basis="stated")
     assert as_of_problem(item, when, source) is not None
+
+
+# --- prose that is prose -------------------------------------------------------------------------
+
+from briefgen._grounding import unreadable  # noqa: E402
+
+READABLE = [
+    "Pakistan will not deport at-risk groups",
+    "Caretaker Prime Minister of Pakistan",
+    "people sent back to Afghanistan since November 2023",
+    "Whether the deportations should go on",
+    "UN refugee agency",
+    "mayor",
+]
+UNREADABLE = [
+    "S1",
+    "[S4], [S5]",
+    '", "type"',
+    ', "type": "person"',
+    "S.S.S.S.S.S.S.S.",
+    "001.F2",
+    "Article 001 (001_a.txt), 3 sentences:",
+    "…, —, ;",
+    "—",
+]
+
+
+@pytest.mark.parametrize("text", READABLE)
+def test_model_words_that_read_as_words_pass(text: str) -> None:
+    assert unreadable(text) is None
+
+
+@pytest.mark.parametrize("text", UNREADABLE)
+def test_ids_json_letter_runs_and_prompt_echoes_are_not_prose(text: str) -> None:
+    assert unreadable(text) is not None
+
+
+def test_a_position_whose_stance_is_an_id_is_rejected(tmp_path: Path) -> None:
+    from briefgen._schema import Position
+
+    source = article(tmp_path, "“We will rebuild every home,” Mayor Ana Ruiz said.")
+    item = {"actor": "Ana Ruiz", "issue": "rebuilding", "stance": "S1", "sentences": [1]}
+    assert not verifies(Position, item, source)
+    assert verifies(Position, {**item, "stance": "Promises to rebuild"}, source)

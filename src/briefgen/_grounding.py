@@ -565,3 +565,35 @@ def contradicts(text: str, iso: str, value: str | None = None) -> list[str]:
         " ".join(filter(None, [_MONTHS[c[1] - 1].capitalize() if c[1] else None, c[0]]))
         for c in claims
     ]
+
+
+# --- prose that is prose ----------------------------------------------------------------
+
+_ID_ONLY = re.compile(r"^[\s\[\](),;.]*(?:(?:S|[\w-]+\.[AFPDS])\d+[\s\[\](),;.]*)+$")
+_JSON = re.compile(r"[{}]|\"\s*:|\"\s*,\s*\"|^\s*,\s*\"")
+_PROMPT_ECHO = re.compile(
+    r"^\s*Article [\w-]+ \(|\[S\d+\]|\bsentences:\s*$|From the page, not the sentences"
+)
+
+
+def unreadable(text: str) -> str | None:
+    """Why model-written `text` is not readable prose of the kind asked for — an id ("S1"),
+    a JSON fragment (', "type"'), a run of letters and dots ("S.S.S.S."), an echo of the
+    prompt's own header — or None if it reads as words."""
+    if _ID_ONLY.match(text):
+        return "is an id, not words"
+    if _JSON.search(text):
+        return "is a fragment of JSON, not words"
+    if _PROMPT_ECHO.search(text):
+        return "repeats the prompt's own header"
+    tokens = re.findall(r"\w+", text)
+    words = re.findall(r"[^\W\d_]{2,}", text)
+    if not words:
+        return "has no words"
+    single = sum(len(t) == 1 and t.isalpha() for t in tokens)
+    if len(tokens) >= 4 and single / len(tokens) > 0.5:
+        return "is not readable text"
+    visible = [c for c in text if not c.isspace()]
+    if sum(c.isalnum() for c in visible) / len(visible) < 0.6:
+        return "is mostly punctuation, not words"
+    return None

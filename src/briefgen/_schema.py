@@ -36,6 +36,7 @@ from briefgen._grounding import (
     states_date,
     supports_quote,
     supports_value,
+    unreadable,
 )
 
 if TYPE_CHECKING:
@@ -100,10 +101,11 @@ def echo_problems(texts: Iterable[str], article: Article) -> list[str]:
     ]
 
 
-def _prose(article: Article, *texts: str) -> None:
-    """Model-written words in an item: no number the article does not state, no echo of a
-    planted instruction."""
-    problems = [
+def _prose(article: Article, *texts: str, words: bool = True) -> None:
+    """Model-written words in an item: readable words (unless `words` is off), no number the
+    article does not state, no echo of a planted instruction."""
+    problems = [f"{text!r} {p}" for text in texts if words and (p := unreadable(text))]
+    problems += [
         f"{text!r} states {n!r}, which the article does not"
         for text in texts
         for n in unsupported_numbers(text, article.sentences)
@@ -200,7 +202,8 @@ class Figure(_Model):
         if article is None:
             return self
         cited = _cited(article, self.sentences)
-        _prose(article, self.measures, self.unit)
+        _prose(article, self.measures)
+        _prose(article, self.unit, words=False)  # "%", "m": a unit need not be a word
         if not supports_value(self.value, cited):
             where = ", ".join(f"S{i}" for i in self.sentences)
             raise ValueError(f"value {self.value!r} does not occur in its cited sentences {where}")
@@ -391,9 +394,16 @@ def summary_problems(brief: ArticleBrief, article: Article) -> list[str]:
     """Numbers in the summary or title that the article does not state, and planted
     instructions they repeat."""
     stray = unsupported_numbers(f"{brief.title}\n{brief.summary}", article.sentences)
-    return [f"the summary states {n!r}, which the article does not" for n in stray] + [
-        f"the summary {p}" for p in echo_problems([brief.title, brief.summary], article)
+    unread = [
+        f"the {name} {text!r} {p}"
+        for name, text in (("title", brief.title), ("summary", brief.summary))
+        if text and (p := unreadable(text))
     ]
+    return (
+        unread
+        + [f"the summary states {n!r}, which the article does not" for n in stray]
+        + [f"the summary {p}" for p in echo_problems([brief.title, brief.summary], article)]
+    )
 
 
 def page_published(article: Article) -> Published | None:

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from briefgen._grounding import echoes, parse_quantity, states_date
+from briefgen._grounding import echoes, parse_quantity, states_date, unreadable
 from briefgen._ingest import Article
 from briefgen._schema import (
     Actor,
@@ -305,6 +305,7 @@ class ItemIndex:
         """Numbers no article states, and planted instructions repeated, in the model's prose."""
         problems = []
         for text in filter(None, texts):
+            problems += [f"{text!r} {p}" for p in [unreadable(text)] if p]
             problems += [
                 f"{n!r} is not stated in any article"
                 for n in unsupported_numbers(text, self.sentences)

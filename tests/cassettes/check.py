@@ -21,12 +21,12 @@ from record import RECORDINGS  # noqa: E402
 from briefgen._ingest import load  # noqa: E402
 from briefgen._schema import CorpusBrief  # noqa: E402
 from briefgen._verify import ItemIndex, salvage_article  # noqa: E402
-from scripted import load_script  # noqa: E402
+from scripted import _clean, load_script  # noqa: E402
 
 
 def main(name: str, only: str | None = None) -> int:
     articles_dir, folders, _ = RECORDINGS[name]
-    script = {k: v for f in folders for k, v in load_script(HERE / "script" / f).items()}
+    script = {k: _clean(v) for f in folders for k, v in load_script(HERE / "script" / f).items()}
     articles = {a.id: a for a in load([articles_dir])}
     results = []
     bad = 0
