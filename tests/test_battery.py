@@ -32,10 +32,6 @@ CAUGHT = {
     "obeyed instruction: made-up figure": ("103.figures[1]", "value '0' does not occur"),
     "obeyed instruction: quoted it": ("103.positions[1]", "cites S4, an instruction planted"),
     "obeyed instruction: summary": ("103.summary", "repeats the instruction planted in S4"),
-    "conflicting group of equal values": (
-        "corpus.figure_groups[2]",
-        "marked conflicting but all its values are equal",
-    ),
     "corpus cites a missing item": ("corpus.figure_groups[3]", "'101.F9' is not an item id"),
     "corpus dated by the instruction": ("corpus.timeline[2]", "'103.S4' is an instruction"),
 }
@@ -108,7 +104,7 @@ def test_right_items_beside_the_wrong_ones_survive(document: dict[str, Any]) -> 
     assert "People are being pushed out ... that is not a choice" in quotes
     assert "We left everything behind" in quotes
     relations = [g["relation"] for g in document["corpus"]["figure_groups"]]
-    assert relations == ["consistent"]
+    assert relations == ["consistent", "consistent"]  # the second re-labelled from conflicting
 
 
 def test_the_planted_instruction_is_flagged_without_repeating_it(
@@ -131,3 +127,13 @@ def test_verbose_lists_the_drops_and_strict_fails_on_them() -> None:
     strict = run("--strict")
     assert strict.exit_code == 1
     assert f"{len(CAUGHT)} items failed verification" in strict.stderr
+
+
+def test_a_group_mislabelled_conflicting_is_re_labelled_not_dropped(
+    document: dict[str, Any],
+) -> None:
+    # The scripted corpus answer marks a group of equal values "conflicting" (issue 10:
+    # the smallest repair is the label, which the values decide).
+    groups = {g["metric"]: g for g in document["corpus"]["figure_groups"]}
+    assert groups["Afghans who left Pakistan"]["relation"] == "consistent"
+    assert not groups["Afghans who left Pakistan"]["within_rounding"]

@@ -48,7 +48,12 @@ def result(tmp_path: Path) -> CorpusResult:
                     "as_of": "2024-05",
                     "sentences": [1],
                 },
-                {"value": "1,300", "measures": "families left", "unit": "families", "sentences": [2]},
+                {
+                    "value": "1,300",
+                    "measures": "families left",
+                    "unit": "families",
+                    "sentences": [2],
+                },
             ],
             "positions": [
                 {

@@ -73,7 +73,12 @@ def test_a_figure_citing_the_wrong_sentence_is_rejected(article: Article) -> Non
 
 
 def test_a_sentence_id_past_the_end_is_rejected(article: Article) -> None:
-    figure = {"value": "907,391", "measures": "people sent back", "unit": "people", "sentences": [1, 99]}
+    figure = {
+        "value": "907,391",
+        "measures": "people sent back",
+        "unit": "people",
+        "sentences": [1, 99],
+    }
     with pytest.raises(ValidationError, match="cites S99, but the article has sentences S1 to S20"):
         Figure.model_validate(figure, context={"article": article})
 
@@ -165,23 +170,11 @@ def test_a_corpus_answer_in_existing_ids_validates(index: ItemIndex) -> None:
         (
             {
                 "figure_groups": [
-                    {"metric": "people sent back", "relation": "consistent", "members": ["001.F1", "001.F2"]}
-                ]
-            },
-            "marked consistent",
-        ),
-        (
-            {
-                "figure_groups": [
-                    {"metric": "people sent back", "relation": "conflicting", "members": ["001.F1", "001.F1"]}
-                ]
-            },
-            "all its values are equal",
-        ),
-        (
-            {
-                "figure_groups": [
-                    {"metric": "people sent back", "relation": "timeline", "members": ["001.F1", "001.P1"]}
+                    {
+                        "metric": "people sent back",
+                        "relation": "timeline",
+                        "members": ["001.F1", "001.P1"],
+                    }
                 ]
             },
             "not a figure id",
@@ -215,7 +208,12 @@ def test_corpus_answers_that_do_not_rest_on_the_items_are_rejected(
 
 
 def test_a_hedge_written_into_the_value_is_moved_to_the_qualifier(article: Article) -> None:
-    figure = {"value": "more than 2.8 million", "measures": "people sent back", "unit": "p", "sentences": [4]}
+    figure = {
+        "value": "more than 2.8 million",
+        "measures": "people sent back",
+        "unit": "p",
+        "sentences": [4],
+    }
     parsed = Figure.model_validate(figure, context={"article": article})
     assert (parsed.qualifier, parsed.value) == ("more than", "2.8 million")
 
@@ -324,3 +322,35 @@ def test_a_number_in_an_items_own_words_must_be_in_the_article(article: Article)
     }
     with pytest.raises(ValidationError, match="states '1.5 million', which the article does not"):
         Position.model_validate(position, context={"article": article})
+
+
+# --- the smallest repair: labels by the numbers, a bad note dropped alone ---------------------
+
+
+@pytest.mark.parametrize(
+    ("relation", "members", "decided"),
+    [
+        ("consistent", ["001.F1", "001.F2"], "internal_discrepancy"),  # 907,391 vs 907,351
+        ("conflicting", ["001.F1", "001.F1"], "consistent"),  # equal values
+        ("internal_discrepancy", ["001.F1", "001.F1"], "consistent"),
+    ],
+)
+def test_a_figure_groups_label_is_decided_by_its_values(
+    index: ItemIndex, relation: str, members: list[str], decided: str
+) -> None:
+    group = {"metric": "people sent back", "relation": relation, "members": members}
+    assert check(index, corpus(figure_groups=[group])).figure_groups[0].relation == decided
+
+
+def test_a_note_with_a_number_no_article_states_is_dropped_not_its_group(
+    index: ItemIndex,
+) -> None:
+    group = {
+        "metric": "people sent back",
+        "relation": "internal_discrepancy",
+        "members": ["001.F1", "001.F2"],
+        "note": "The two counts differ by 40, about 12 percent of a day's returns.",
+    }
+    brief = check(index, corpus(figure_groups=[group]))
+    assert brief.figure_groups[0].note == "" and len(brief.figure_groups) == 1
+    assert [d.where for d in index.trimmed] == ["corpus.figure_groups[1].note"]

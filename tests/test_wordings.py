@@ -265,3 +265,69 @@ def test_a_position_whose_stance_is_an_id_is_rejected(tmp_path: Path) -> None:
     item = {"actor": "Ana Ruiz", "issue": "rebuilding", "stance": "S1", "sentences": [1]}
     assert not verifies(Position, item, source)
     assert verifies(Position, {**item, "stance": "Promises to rebuild"}, source)
+
+
+# --- agreement within rounding -----------------------------------------------------------------
+
+from decimal import Decimal  # noqa: E402
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from briefgen._grounding import agree, interval  # noqa: E402
+
+AGREE = [
+    [("3,500", "some"), ("3,500", "nearly"), ("3,450", None), ("3,000", "more than")],
+    [("400", "around"), ("397", None)],
+    [("2.8 million", None), ("2,800,000", None)],
+    [("six", None), ("6", "at least")],
+    [("dozens", None), ("40", None)],
+    [("more than 2.8 million", None), ("3.2 million", "around")],
+]
+DISAGREE = [
+    [("907,391", None), ("907,351", None)],
+    [("3,500", "nearly"), ("3,600", None)],
+    [("6", None), ("8", "at least")],
+    [("84%", None), ("84", None)],
+    [("a dozen", None), ("20", None)],
+]
+
+
+def spans(values: list[tuple[str, str | None]]) -> list[tuple[Decimal, Decimal, bool]]:
+    out = [interval(v, q) for v, q in values]
+    assert None not in out
+    return [s for s in out if s is not None]
+
+
+@pytest.mark.parametrize("values", AGREE)
+def test_values_that_can_all_be_true_agree(values: list[tuple[str, str | None]]) -> None:
+    assert agree(spans(values))
+
+
+@pytest.mark.parametrize("values", DISAGREE)
+def test_values_that_cannot_all_be_true_disagree(values: list[tuple[str, str | None]]) -> None:
+    assert not agree(spans(values))
+
+
+numbers = st.integers(min_value=1, max_value=10_000_000).map(lambda n: f"{n:,}")
+hedges = st.sampled_from([None, "about", "nearly", "more than", "at least", "up to", "some"])
+
+
+@given(numbers, hedges, numbers, hedges)
+def test_agreement_is_symmetric(a: str, ha: str | None, b: str, hb: str | None) -> None:
+    first, second = interval(a, ha), interval(b, hb)
+    assert first is not None and second is not None
+    assert agree([first, second]) == agree([second, first])
+
+
+@given(numbers, hedges)
+def test_a_value_agrees_with_itself(value: str, hedge: str | None) -> None:
+    span = interval(value, hedge)
+    assert span is not None and agree([span, span])
+
+
+@given(numbers, st.sampled_from(["about", "some", "around", "more than", "at least", "nearly"]))
+def test_a_value_agrees_with_a_looser_hedge_of_itself(value: str, hedge: str) -> None:
+    exact, hedged = interval(value), interval(value, hedge)
+    assert exact is not None and hedged is not None
+    assert agree([exact, hedged])

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from briefgen._grounding import parse_quantity
 from briefgen._ingest import Found
-from briefgen._schema import Actor, Figure, Position, TimelineEvent
+from briefgen._schema import Actor, Figure, FigureGroup, Position, TimelineEvent
 from briefgen._verify import ArticleResult, CorpusResult, ItemIndex
 
 FORMAT_VERSION = 1
@@ -131,7 +131,17 @@ class DocActorGroup(_Out):
 
 class DocFigureGroup(_Out):
     metric: str
-    relation: Literal["consistent", "conflicting", "timeline", "internal_discrepancy"]
+    relation: Literal["consistent", "conflicting", "timeline", "internal_discrepancy"] = Field(
+        description="Decided by code from the values and their hedges (a model's label is "
+        "advice): consistent when they can all be true at once."
+    )
+    within_rounding: bool = Field(
+        default=False,
+        description="Consistent, but only within rounding and hedges: the values differ.",
+    )
+    spread: str | None = Field(
+        default=None, description="For a consistent group whose values differ: lowest–highest."
+    )
     note: str
     members: list[str] = Field(description="Figure ids, ordered by as-of date.")
 
@@ -289,6 +299,31 @@ def _article(r: ArticleResult) -> DocArticle:
     )
 
 
+def _figure_group(
+    group: FigureGroup, figures: dict[str, DocFigure], members: list[str]
+) -> DocFigureGroup:
+    """A figure group with, when consistent only within rounding, the spread of its values."""
+    amounts = [figures[m].amount for m in members]
+    lows, highs = [a.low for a in amounts], [a.high for a in amounts]
+    differ = group.relation == "consistent" and (len(set(lows)) > 1 or len(set(highs)) > 1)
+    spread = None
+    if differ:
+        low, high = min(lows), max(highs)
+        spread = f"{_shown(low)}–{_shown(high)}" + ("%" if amounts[0].percent else "")
+    return DocFigureGroup(
+        metric=group.metric,
+        relation=group.relation,
+        within_rounding=differ,
+        spread=spread,
+        note=group.note,
+        members=members,
+    )
+
+
+def _shown(number: int | float) -> str:
+    return f"{number:,}" if isinstance(number, int) else f"{number:,.10g}"
+
+
 def build(result: CorpusResult) -> Document:
     """Resolve every id and citation of `result` into one self-contained document."""
     articles = [_article(r) for r in result.articles]
@@ -331,12 +366,7 @@ def build(result: CorpusResult) -> Document:
             DocActorGroup(name=g.name, aliases=aliases(g.name, g.members), members=list(g.members))
             for g in c.actors
         ],
-        figure_groups=[
-            DocFigureGroup(
-                metric=g.metric, relation=g.relation, note=g.note, members=by_date(g.members)
-            )
-            for g in c.figure_groups
-        ],
+        figure_groups=[_figure_group(g, figures, by_date(g.members)) for g in c.figure_groups],
         disputes=[
             DocCorpusDispute(
                 topic=d.topic,

@@ -597,3 +597,100 @@ def unreadable(text: str) -> str | None:
     if sum(c.isalnum() for c in visible) / len(visible) < 0.6:
         return "is mostly punctuation, not words"
     return None
+
+
+# --- agreement within rounding --------------------------------------------------------------
+
+_ABOUT = {
+    "about",
+    "around",
+    "approximately",
+    "approx",
+    "approx.",
+    "roughly",
+    "some",
+    "circa",
+    "c.",
+    "an estimated",
+    "estimated",
+}
+_BELOW = {
+    "nearly",
+    "almost",
+    "close to",
+    "just under",
+    "under",
+    "below",
+    "less than",
+    "fewer than",
+    "up to",
+    "at most",
+    "no more than",
+    "well under",
+    "well below",
+    "just below",
+}
+_ABOVE = {
+    "more than",
+    "over",
+    "above",
+    "upwards of",
+    "in excess of",
+    "at least",
+    "no fewer than",
+    "no less than",
+    "just over",
+    "well over",
+    "well above",
+    "just above",
+}
+_INFINITY = Decimal("Infinity")
+
+
+def _rounding_unit(number: Decimal) -> Decimal:
+    """One unit of the last significant digit a number is written to: 3,500 → 100,
+    3,450 → 10, 397 → 1, 2.8 (million) → 0.1 (million)."""
+    _, _, exponent = number.normalize().as_tuple()
+    assert isinstance(exponent, int)
+    return Decimal(1).scaleb(exponent)
+
+
+def interval(value: str, qualifier: str | None = None) -> tuple[Decimal, Decimal, bool] | None:
+    """What a figure allows the true amount to be, as (low, high, percent), from its value
+    and hedge: a round number may be rounded at its last significant digit (3,500 is
+    3,450–3,550), "about" widens it by one such unit either way (about 3,500: 3,400–3,600),
+    "nearly" and "up to" bound it from above, "more than" and "at least" from below; a range
+    or a vague amount ("dozens") is its own interval."""
+    lead, rest = split_qualifier(value)
+    hedge = " ".join(normalize_text(q) for q in (qualifier, lead) if q).casefold().strip()
+    hits = _scan(rest, bare=True)
+    if len(hits) != 1:
+        return None
+    hit = hits[0]
+    q = hit.quantity
+    if q.upper is not None:
+        return q.value, q.upper, q.percent
+    scale = hit.scale or Decimal(1)
+    unit = (_rounding_unit(hit.number) if not hit.in_words else Decimal(1)) * scale
+    value_ = q.value
+    half = unit / 2
+    # Rounding intervals are half-open ([3,450, 3,550) for 3,500): the upper end is taken a
+    # hair below, so 3,500 and 3,600 do not meet at 3,550.
+    hair = unit / 1000
+    if hedge in _ABOUT:
+        return value_ - unit, value_ + unit, q.percent
+    if hedge in _BELOW:  # "nearly 3,500" is below 3,500, by up to a unit
+        return value_ - unit, value_, q.percent
+    if hedge in _ABOVE:
+        return value_ - half, _INFINITY, q.percent
+    return value_ - half, value_ + half - hair, q.percent
+
+
+def agree(intervals: Iterable[tuple[Decimal, Decimal, bool]]) -> bool:
+    """Whether the amounts can all be true at once: every pair of intervals overlaps (for
+    intervals on a line, that is the same as one amount lying in all) and all are counts or
+    all percentages."""
+    spans = list(intervals)
+    if len({percent for _, _, percent in spans}) > 1:
+        return False
+    return all(a[0] <= b[1] and b[0] <= a[1] for a in spans for b in spans)

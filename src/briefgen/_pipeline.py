@@ -245,6 +245,7 @@ class Pipeline:
             level += 1
         self.usage.levels = level
         final: CorpusBrief = merged[0]["brief"]
+        dropped += index.trimmed  # fields repaired in place: a note, a settle clause
         return CorpusResult(
             brief=final, articles=list(results), dropped=unique(dropped), failures=self.failures
         )

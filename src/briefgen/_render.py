@@ -162,7 +162,10 @@ def _figures(doc: Document, notes: _Footnotes) -> list[str]:
     out = ["## Key figures", ""]
     grouped: set[str] = set()
     for group in doc.corpus.figure_groups:
-        out += [f"### {_md(group.metric)} — {_RELATION_LABEL[group.relation]}", ""]
+        label = _RELATION_LABEL[group.relation]
+        if group.within_rounding:
+            label = f"consistent within rounding ({_md(group.spread or '')})"
+        out += [f"### {_md(group.metric)} — {label}", ""]
         if group.note:
             out += [f"_{_md(group.note)}_", ""]
         out += _figure_rows([figures[i] for i in group.members], notes)

@@ -9,11 +9,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from briefgen._grounding import echoes, parse_quantity, states_date, unreadable
+from briefgen._grounding import (
+    agree,
+    echoes,
+    interval,
+    states_date,
+    unreadable,
+)
 from briefgen._ingest import Article
 from briefgen._schema import (
     Actor,
@@ -38,6 +44,7 @@ from briefgen._schema import (
 )
 
 _UNTITLED = "Untitled article"
+Relation = Literal["consistent", "conflicting", "timeline", "internal_discrepancy"]
 _KIND_LETTER = {"actors": "A", "figures": "F", "positions": "P", "disputes": "D"}
 _ID = re.compile(r"^(?P<article>[A-Za-z0-9-]+)\.(?P<kind>[AFPDS])(?P<number>[1-9]\d*)$")
 
@@ -244,6 +251,7 @@ class ItemIndex:
     def __init__(self, results: Sequence[ArticleResult]) -> None:
         self.results = {r.article.id: r for r in results}
         self.sentences = tuple(s for r in results for s in r.article.sentences)
+        self.trimmed: list[Dropped] = []  # fields repaired or dropped by `trim`
         # Every sentence, in any article, that is an instruction to AI systems.
         self.planted = [r.article.sentence(i) for r in results for i in r.article.instructions]
 
@@ -267,7 +275,10 @@ class ItemIndex:
         return Resolved(item_id, kind, result, items[number - 1])
 
     def check(self, brief: CorpusBrief) -> list[str]:
-        """Problems with the whole corpus answer, each naming its part."""
+        """Problems with the whole corpus answer, each naming its part. First the smallest
+        repairs are made in place: figure groups get the label their values decide, and a
+        note or a "what would settle it" that fails loses that field, not the item."""
+        self.trim(brief)
         problems = [f"overview: {p}" for p in self.prose_problems(brief.overview)]
         for name, items, checker in self._parts(brief):
             for i, item in enumerate(items, start=1):
@@ -321,24 +332,44 @@ class ItemIndex:
             problems.append(f"name {group.name!r} is not a name any member goes by")
         return problems
 
-    def figure_group_problems(self, group: FigureGroup) -> list[str]:
+    def trim(self, brief: CorpusBrief) -> None:
+        """Repair in place what is wrong with one field of a corpus item only, and say so in
+        `self.trimmed`: the relation label of a figure group (code decides it from the
+        values and their hedges), a note or a settle clause with a number no article states."""
+        for n, group in enumerate(brief.figure_groups, start=1):
+            where = f"corpus.figure_groups[{n}]"
+            label = self.label(group)
+            if label is not None:
+                group.relation = label
+            problems = self.prose_problems(group.note)
+            if problems:
+                self.trimmed.append(Dropped(f"{where}.note", "; ".join(problems), group.note))
+                group.note = ""
+        for n, dispute in enumerate(brief.disputes, start=1):
+            problems = self.prose_problems(dispute.settle)
+            if problems:
+                where = f"corpus.disputes[{n}].settle"
+                self.trimmed.append(Dropped(where, "; ".join(problems), dispute.settle))
+                dispute.settle = None
+
+    def label(self, group: FigureGroup) -> Relation | None:
+        """The relation a figure group's values decide, or None to keep the model's (a time
+        series, or members that do not resolve): all equal or agreeing within rounding and
+        hedges → consistent; otherwise internal_discrepancy within one article, else
+        conflicting. A model's label is advice; the numbers decide."""
+        if group.relation == "timeline":
+            return None
         members, problems = self._members(group.members, "F")
-        problems += [f"note: {p}" for p in self.prose_problems(group.metric, group.note)]
-        if problems:
-            return problems
-        values = {parse_quantity(m.item.value) for m in members}
-        if group.relation == "consistent" and len(values) > 1:
-            shown = ", ".join(sorted(str(m.item.value) for m in members))
-            problems.append(f"marked consistent but its values differ ({shown})")
-        if group.relation in {"conflicting", "internal_discrepancy"} and len(values) < 2:
-            problems.append(f"marked {group.relation} but all its values are equal")
-        if (
-            group.relation == "internal_discrepancy"
-            and len({m.result.article.id for m in members}) > 1
-        ):
-            problems.append(
-                "marked internal_discrepancy but its figures come from several articles"
-            )
+        if problems or len(members) < 2:
+            return None
+        if figures_agree([m.item for m in members]):
+            return "consistent"
+        one_article = len({m.result.article.id for m in members}) == 1
+        return "internal_discrepancy" if one_article else "conflicting"
+
+    def figure_group_problems(self, group: FigureGroup) -> list[str]:
+        problems = self._members(group.members, "F")[1]
+        problems += [f"metric: {p}" for p in self.prose_problems(group.metric)]
         return problems
 
     def issue_problems(self, issue: CorpusIssue) -> list[str]:
@@ -399,7 +430,20 @@ class ItemIndex:
             dropped.append(Dropped(f"{where}.overview", "; ".join(problems)))
             overview = ""
         brief = CorpusBrief(overview=overview, **parts)
+        self.trim(brief)
         return brief, dropped
+
+
+def _as_written(figure: Figure) -> str:
+    return f"{figure.qualifier} {figure.value}" if figure.qualifier else figure.value
+
+
+def figures_agree(figures: Sequence[Figure]) -> bool:
+    """Whether the figures can all be true at once, by their values and hedges
+    (`_grounding.interval`): "some 3,500", "nearly 3,500", "3,450" and "more than 3,000" do;
+    907,391 and 907,351 do not."""
+    spans = [interval(f.value, f.qualifier) for f in figures]
+    return None not in spans and agree([s for s in spans if s is not None])
 
 
 _KIND_NAMES = {"A": "actor", "F": "figure", "P": "position", "D": "dispute", "S": "sentence"}
