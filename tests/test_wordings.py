@@ -331,3 +331,92 @@ def test_a_value_agrees_with_a_looser_hedge_of_itself(value: str, hedge: str) ->
     exact, hedged = interval(value), interval(value, hedge)
     assert exact is not None and hedged is not None
     assert agree([exact, hedged])
+
+
+# --- attribution -------------------------------------------------------------------------------
+
+ATTRIBUTED = [
+    # (sentences, holder, role, cited)
+    (["“We will rebuild every home,” Mayor Ana Ruiz said."], "Ana Ruiz", "mayor", [1]),
+    (
+        ["Kakar wrote in an article for Arab News:", "“We will not deport at-risk groups.”"],
+        "Kakar",
+        "caretaker prime minister",
+        [2],
+    ),
+    (
+        ["Kakar spoke in Islamabad on Monday.", "He said Pakistan would not back down."],
+        "Kakar",
+        "caretaker prime minister",
+        [2],
+    ),
+    (
+        [
+            "Mumtaz Zahra Baloch briefed reporters on Thursday.",
+            "The spokeswoman said the plan would go ahead.",
+        ],
+        "Mumtaz Zahra Baloch",
+        "foreign ministry spokeswoman",
+        [2],
+    ),
+]
+MISATTRIBUTED = [
+    (
+        [
+            "Kakar spoke in Islamabad on Monday.",
+            "The weather was cold.",
+            "Rain fell.",
+            "The ministry said the plan would go ahead.",
+        ],
+        "Kakar",
+        "caretaker prime minister",
+        [4],
+    ),
+    (
+        ["“We will rebuild every home,” Mayor Ana Ruiz said.", "Governor Tom Lee visited."],
+        "Tom Lee",
+        "governor",
+        [1],
+    ),
+]
+
+
+def attributed(
+    tmp_path: Path, sentences: list[str], holder: str, role: str, cited: list[int]
+) -> bool:
+    from briefgen._schema import Actor, Position, attribution_problems
+
+    source = article(tmp_path, *sentences)
+    mentions_at = next(i for i, s in enumerate(sentences, 1) if holder.split()[-1] in s)
+    actor = Actor.model_construct(
+        name=holder, kind="person", role=role, aliases=[], sentences=[mentions_at]
+    )
+    position = Position.model_construct(
+        actor=holder, issue="the plan", stance="Backs the plan", quote=None, sentences=cited
+    )
+    return attribution_problems(position, [actor], source) == []
+
+
+@pytest.mark.parametrize(("sentences", "holder", "role", "cited"), ATTRIBUTED)
+def test_a_position_whose_sentences_attribute_it_belongs_to_its_holder(
+    tmp_path: Path, sentences: list[str], holder: str, role: str, cited: list[int]
+) -> None:
+    assert attributed(tmp_path, sentences, holder, role, cited)
+
+
+@pytest.mark.parametrize(("sentences", "holder", "role", "cited"), MISATTRIBUTED)
+def test_a_position_whose_sentences_never_name_its_holder_is_rejected(
+    tmp_path: Path, sentences: list[str], holder: str, role: str, cited: list[int]
+) -> None:
+    assert not attributed(tmp_path, sentences, holder, role, cited)
+
+
+def test_a_figure_resting_only_on_the_headline_is_rejected(tmp_path: Path) -> None:
+    source = article(
+        tmp_path, "Floods force 20,000 from their homes", "More than 20,000 people have fled."
+    )
+    assert source.headline == 1
+    assert not verifies(Figure, figure("20,000"), source)
+    assert verifies(
+        Figure, {**figure("20,000"), "qualifier": "More than", "sentences": [2]}, source
+    )

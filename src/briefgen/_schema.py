@@ -81,6 +81,11 @@ def _cited(article: Article, ids: Sequence[int]) -> list[str]:
         raise ValueError(
             f"cites {shown}, but the article has sentences S1 to S{len(article.sentences)} only"
         )
+    if article.headline is not None and set(ids) == {article.headline}:
+        raise ValueError(
+            f"cites only S{article.headline}, the headline; cite the sentence of the article "
+            "that reports it"
+        )
     planted = [i for i in ids if i in article.instructions]
     if planted:
         shown = ", ".join(f"S{i}" for i in planted)
@@ -484,13 +489,70 @@ def holder_problems(item: Position | Dispute, names: Sequence[str], article: Art
     ]
 
 
+_ATTRIBUTES = re.compile(
+    r"\b(?:said|says|say|told|tells|wrote|writes|added|adds|stated|declared|argued|insisted|"
+    r"according to)\b|:\s*$|:\s*[“\"]"
+)
+_PRONOUN = re.compile(r"\b(?:he|she|they|his|her|their|him|them)\b", re.IGNORECASE)
+
+
+def attribution_problems(
+    position: Position, actors: Sequence[Actor], article: Article
+) -> list[str]:
+    """Why a position does not belong to its holder, if it does not: the holder must be named
+    in its cited sentences or in the sentence next to them (the one that attributes a
+    quote: "..., he said." / "Kakar wrote: ..."), or be referred to there by a pronoun or
+    by their title ("the minister") when the sentences just before name them."""
+    holder = position.actor.strip().casefold()
+    own = [a for a in actors if holder in {n.casefold() for n in (a.name, *a.aliases)}]
+    names = [position.actor, *(n for a in own for n in (a.name, *a.aliases))]
+    cited = sorted(set(position.sentences))
+    count = len(article.sentences)
+    # A sentence next to a cited one counts only if it attributes ("..., he said.",
+    # "Kakar wrote:"): a neighbour that merely names someone else says nothing of whose
+    # words these are.
+    beside = {j for i in cited for j in (i - 1, i + 1) if 1 <= j <= count} - set(cited)
+    attributing = [j for j in beside if _ATTRIBUTES.search(article.sentence(j))]
+    near = sorted({*cited, *attributing})
+    pairs = declared_acronyms(" ".join(article.sentences))
+    if mentions(" ".join(article.sentence(i) for i in near), names, pairs):
+        return []
+    text = " ".join(article.sentence(i) for i in near)
+    titles = [
+        w
+        for a in own
+        for w in re.findall(r"[^\W\d_]{4,}", a.role.casefold())
+        if w not in {"with", "from", "that", "this", "their", "about", "over"}
+    ]
+    refers = bool(_PRONOUN.search(text)) or any(
+        re.search(rf"\bthe (?:\w+ ){{0,2}}{w}\b", text.casefold()) for w in titles
+    )
+    # The pronoun or title resolves to the holder if the sentences just before name them or
+    # use their title, and the article has named them by then ("Kakar ... The prime
+    # minister dismissed ... He also downplayed ...").
+    before = " ".join(article.sentence(i) for i in range(max(1, cited[0] - 3), cited[0]))
+    earlier = " ".join(article.sentence(i) for i in range(1, cited[0]))
+    titled = any(re.search(rf"\b{w}\b", before.casefold()) for w in titles)
+    named_before = mentions(before, names, pairs) or (titled and mentions(earlier, names, pairs))
+    if refers and named_before:
+        return []
+    shown = ", ".join(f"S{i}" for i in cited)
+    return [
+        f"its cited sentences {shown} do not name {position.actor!r} or refer to them; cite "
+        "the sentence that says who holds it"
+    ]
+
+
 def reference_problems(brief: ArticleBrief, article: Article) -> list[str]:
-    """Positions and dispute sides held by actors the article never names."""
+    """Positions and dispute sides held by actors the article never names, and positions
+    whose sentences do not attribute them to their holder."""
     names = known_names(brief.actors)
     problems = [
         f"the position on {p.issue!r}: {problem}"
         for p in brief.positions
-        for problem in holder_problems(p, names, article)
+        for problem in (
+            holder_problems(p, names, article) or attribution_problems(p, brief.actors, article)
+        )
     ]
     problems += [
         f"the dispute on {d.topic!r}: {problem}"

@@ -35,6 +35,7 @@ from briefgen._schema import (
     Published,
     TimelineEvent,
     as_of_problem,
+    attribution_problems,
     holder_problems,
     known_names,
     publication_problem,
@@ -207,7 +208,9 @@ def salvage_article(raw: dict[str, Any], article: Article) -> ArticleResult:
                 f"{where}.positions",
                 context,
                 dropped,
-                lambda p: holder_problems(p, names, article),
+                lambda p: (
+                    holder_problems(p, names, article) or attribution_problems(p, actors, article)
+                ),
             ).values()
         ),
         disputes=list(

@@ -99,6 +99,13 @@ class Article:
             raise IndexError(number)
         return self.sentences[number - 1]
 
+    @property
+    def headline(self) -> int | None:
+        """The sentence id of the headline, if the article's first sentence is one: it
+        announces, it does not report, so nothing may rest on it alone."""
+        title = self.meta.title
+        return 1 if title is not None and self.sentences[:1] == (title.value,) else None
+
     def page_lines(self) -> list[str]:
         """The page's metadata as the extraction prompt shows it, less a headline that is
         already the first sentence."""
