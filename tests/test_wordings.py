@@ -420,3 +420,60 @@ def test_a_figure_resting_only_on_the_headline_is_rejected(tmp_path: Path) -> No
     assert verifies(
         Figure, {**figure("20,000"), "qualifier": "More than", "sentences": [2]}, source
     )
+
+
+# --- breakdowns ----------------------------------------------------------------------------------
+
+
+def breakdown_of(tmp_path: Path, sentences: list[str], values: list[str]) -> Any:
+    from briefgen._document import build
+    from briefgen._schema import ArticleBrief, CorpusBrief
+    from briefgen._verify import ArticleResult, CorpusResult
+
+    source = article(tmp_path, *sentences)
+    figures = [
+        {**figure(v.split(" ", 1)[-1] if " " in v and v[0].isalpha() else v), "sentences": [n]}
+        | ({"qualifier": v.rsplit(" ", 1)[0]} if v[0].isalpha() else {})
+        for n, v in enumerate(values, start=1)
+    ]
+    brief = ArticleBrief.model_validate(
+        {
+            "title": "Families moved",
+            "published": {"date": None, "inferred": True, "basis": "no date in the text"},
+            "summary": "",
+            "actors": [],
+            "figures": figures,
+            "positions": [],
+            "disputes": [],
+        },
+        context={"article": source},
+    )
+    corpus = CorpusBrief(
+        overview="",
+        actors=[],
+        figure_groups=[],
+        breakdowns=[{"total": "001.F1", "parts": [f"001.F{n}" for n in range(2, len(values) + 1)]}],
+        issues=[],
+        disputes=[],
+        timeline=[],
+    )
+    return build(CorpusResult(brief=corpus, articles=[ArticleResult(source, brief)])).corpus
+
+
+def test_parts_that_add_to_the_total_account_for_it(tmp_path: Path) -> None:
+    corpus = breakdown_of(
+        tmp_path,
+        ["Officials moved 1,200 families.", "Some 700 went to shelters.", "500 went to relatives."],
+        ["1,200", "some 700", "500"],
+    )
+    assert corpus.breakdowns[0].verdict == "accounts for the total"
+
+
+def test_parts_that_do_not_add_up_are_shown_short_by_how_much(tmp_path: Path) -> None:
+    corpus = breakdown_of(
+        tmp_path,
+        ["Officials moved 1,200 families.", "700 went to shelters.", "300 went to relatives."],
+        ["1,200", "700", "300"],
+    )
+    b = corpus.breakdowns[0]
+    assert (b.sum, b.verdict, b.difference) == ("1,000", "falls short of the total", "200")

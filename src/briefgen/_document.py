@@ -11,9 +11,9 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from briefgen._grounding import parse_quantity
+from briefgen._grounding import add, agree, interval, parse_quantity
 from briefgen._ingest import Found
-from briefgen._schema import Actor, Figure, FigureGroup, Position, TimelineEvent
+from briefgen._schema import Actor, Breakdown, Figure, FigureGroup, Position, TimelineEvent
 from briefgen._verify import ArticleResult, CorpusResult, ItemIndex
 
 FORMAT_VERSION = 1
@@ -146,6 +146,23 @@ class DocFigureGroup(_Out):
     members: list[str] = Field(description="Figure ids, ordered by as-of date.")
 
 
+class DocBreakdown(_Out):
+    """A stated total and the figures given as its parts, added by code (hedges kept:
+    "more than 1,000" adds a floor, not a number)."""
+
+    total: str = Field(description="The total's figure id.")
+    parts: list[str] = Field(description="The parts' figure ids.")
+    sum: str = Field(
+        description="What the parts add to, as a phrase: '44,000', 'more than "
+        "44,000', 'between 1,150 and 1,250'."
+    )
+    verdict: Literal["accounts for the total", "falls short of the total", "exceeds the total"]
+    difference: str | None = Field(
+        description="By how much the parts miss the total (from the values as written), or "
+        "None if they account for it."
+    )
+
+
 class DocIssue(_Out):
     issue: str
     positions: list[str]
@@ -180,6 +197,7 @@ class DocCorpus(_Out):
     overview: str
     actors: list[DocActorGroup]
     figure_groups: list[DocFigureGroup]
+    breakdowns: list[DocBreakdown] = Field(default_factory=list)
     issues: list[DocIssue]
     disputes: list[DocCorpusDispute]
     timeline: list[DocEvent] = Field(description="Events and figure series, by date.")
@@ -320,6 +338,40 @@ def _figure_group(
     )
 
 
+def _breakdown(b: Breakdown, figures: dict[str, DocFigure]) -> DocBreakdown:
+    """Add the parts of a breakdown, by interval, and compare them with the total."""
+    spans = [interval(figures[i].value, figures[i].qualifier) for i in b.parts]
+    total = interval(figures[b.total].value, figures[b.total].qualifier)
+    if total is None or None in spans:  # pragma: no cover - verified figures parse
+        raise ValueError(f"breakdown of {b.total} holds a figure with no amount")
+    low, high = add(s for s in spans if s is not None)
+    # The sum as the values are written (25,000 + ... + more than 1,000 = more than 44,000);
+    # the verdict allows each its rounding.
+    written_low = sum((Decimal(str(figures[i].amount.low)) for i in b.parts), Decimal(0))
+    written_high = sum((Decimal(str(figures[i].amount.high)) for i in b.parts), Decimal(0))
+    if high == Decimal("Infinity"):
+        phrase = f"more than {_shown(_number(written_low))}"
+    elif written_low == written_high:
+        phrase = _shown(_number(written_low))
+    else:
+        phrase = f"between {_shown(_number(written_low))} and {_shown(_number(written_high))}"
+    difference = None
+    if agree([(low, high, False), (total[0], total[1], False)]):
+        verdict = "accounts for the total"
+    else:
+        points = sum((_amount_point(figures[i]) for i in b.parts), Decimal(0))
+        gap = _amount_point(figures[b.total]) - points
+        verdict = "falls short of the total" if high < total[0] else "exceeds the total"
+        difference = _shown(_number(abs(gap)))
+    return DocBreakdown(
+        total=b.total, parts=list(b.parts), sum=phrase, verdict=verdict, difference=difference
+    )
+
+
+def _amount_point(figure: DocFigure) -> Decimal:
+    return Decimal(str(figure.amount.low))
+
+
 def _shown(number: int | float) -> str:
     return f"{number:,}" if isinstance(number, int) else f"{number:,.10g}"
 
@@ -375,6 +427,7 @@ def build(result: CorpusResult) -> Document:
             )
             for d in c.disputes
         ],
+        breakdowns=[_breakdown(b, figures) for b in c.breakdowns],
         issues=[DocIssue(issue=i.issue, positions=list(i.positions)) for i in c.issues],
         # An event known only to its year goes after that year's dated events: "2019"
         # before "2019-03" would claim it came first.

@@ -681,8 +681,8 @@ def interval(value: str, qualifier: str | None = None) -> tuple[Decimal, Decimal
         return value_ - unit, value_ + unit, q.percent
     if hedge in _BELOW:  # "nearly 3,500" is below 3,500, by up to a unit
         return value_ - unit, value_, q.percent
-    if hedge in _ABOVE:
-        return value_ - half, _INFINITY, q.percent
+    if hedge in _ABOVE:  # "more than 1,000" is above 1,000: a floor, not a rounding
+        return value_, _INFINITY, q.percent
     return value_ - half, value_ + half - hair, q.percent
 
 
@@ -694,3 +694,9 @@ def agree(intervals: Iterable[tuple[Decimal, Decimal, bool]]) -> bool:
     if len({percent for _, _, percent in spans}) > 1:
         return False
     return all(a[0] <= b[1] and b[0] <= a[1] for a in spans for b in spans)
+
+
+def add(intervals: Iterable[tuple[Decimal, Decimal, bool]]) -> tuple[Decimal, Decimal]:
+    """The interval a sum of amounts lies in: the lows added and the highs added."""
+    spans = list(intervals)
+    return sum((s[0] for s in spans), Decimal(0)), sum((s[1] for s in spans), Decimal(0))

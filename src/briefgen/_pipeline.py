@@ -364,11 +364,20 @@ def _text(value: Any) -> str:
     return value
 
 
-_EMPTY = CorpusBrief(overview="", actors=[], figure_groups=[], issues=[], disputes=[], timeline=[])
+_EMPTY = CorpusBrief(
+    overview="", actors=[], figure_groups=[], breakdowns=[], issues=[], disputes=[], timeline=[]
+)
 
 
 def _parts(brief: CorpusBrief) -> list[Sequence[object]]:
-    return [brief.actors, brief.figure_groups, brief.issues, brief.disputes, brief.timeline]
+    return [
+        brief.actors,
+        brief.figure_groups,
+        brief.breakdowns,
+        brief.issues,
+        brief.disputes,
+        brief.timeline,
+    ]
 
 
 def _articles(units: Sequence[dict[str, Any]]) -> list[str]:
@@ -465,6 +474,9 @@ def partial_view(
         note = f" ({f.note})" if f.note else ""
         out.append(f"figure group [{f.relation}] {f.metric!r}{note}: {', '.join(f.members)}")
         items(f.members)
+    for b in brief.breakdowns:
+        out.append(f"breakdown {b.total} = {' + '.join(b.parts)}")
+        items([b.total, *b.parts])
     for i in brief.issues:
         out.append(f"issue {i.issue!r}:")
         items(i.positions)
@@ -529,6 +541,11 @@ def carry_over(
             final.figure_groups,
             (g for p in partials for g in p.figure_groups),
             lambda g: {f"{g.relation}:{m}" for m in g.members},
+        ),
+        breakdowns=_left_out(
+            final.breakdowns,
+            (b for p in partials for b in p.breakdowns),
+            lambda b: {f"{b.total}:{m}" for m in b.parts},
         ),
         issues=_left_out(
             final.issues, (i for p in partials for i in p.issues), lambda i: set(i.positions)

@@ -170,6 +170,24 @@ def _figures(doc: Document, notes: _Footnotes) -> list[str]:
             out += [f"_{_md(group.note)}_", ""]
         out += _figure_rows([figures[i] for i in group.members], notes)
         grouped.update(group.members)
+    if doc.corpus.breakdowns:
+        out += ["### Totals and their parts", ""]
+        for b in doc.corpus.breakdowns:
+            total = figures[b.total]
+            parts = " + ".join(_md(_value(figures[p])) for p in b.parts)
+            cited = _where(
+                list(
+                    {
+                        (c.article, c.sentence): c for p in b.parts for c in figures[p].citations
+                    }.values()
+                )
+            )
+            gap = f", by {_md(b.difference)}" if b.difference else ""
+            out.append(
+                f"- {_md(_value(total))} {_md(total.unit)} ({_where(total.citations)}) = "
+                f"{parts} ({cited}): the parts add to {_md(b.sum)}, which {b.verdict}{gap}."
+            )
+        out.append("")
     rest = [f for f in figures.values() if f.id not in grouped]
     if rest:
         out += ["### Other figures", "", *_figure_rows(rest, notes)]

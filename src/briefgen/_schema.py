@@ -591,6 +591,16 @@ class FigureGroup(_Model):
     )
 
 
+class Breakdown(_Model):
+    """Figures that are parts of a stated total: code adds them and says whether they
+    account for it."""
+
+    total: ItemId = Field(description="The figure id (xxx.Fn) of the stated total.")
+    parts: list[ItemId] = Field(
+        min_length=2, description="Figure ids (xxx.Fn) the article gives as parts of it."
+    )
+
+
 class CorpusSide(_Model):
     """One side of a dispute across the corpus."""
 
@@ -638,6 +648,10 @@ class CorpusBrief(_Model):
     )
     actors: list[ActorGroup]
     figure_groups: list[FigureGroup]
+    breakdowns: list[Breakdown] = Field(
+        default_factory=list,
+        description="Totals and the figures given as their parts; never add them yourself.",
+    )
     issues: list[CorpusIssue] = Field(
         default_factory=list,
         description="The questions the positions address: every position id in one issue.",

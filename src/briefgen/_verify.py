@@ -25,6 +25,7 @@ from briefgen._schema import (
     Actor,
     ActorGroup,
     ArticleBrief,
+    Breakdown,
     CorpusBrief,
     CorpusDispute,
     CorpusIssue,
@@ -126,6 +127,7 @@ class CorpusResult:
         parts: list[Sequence[object]] = [
             corpus.actors,
             corpus.figure_groups,
+            corpus.breakdowns,
             corpus.issues,
             corpus.disputes,
             corpus.timeline,
@@ -294,6 +296,7 @@ class ItemIndex:
         return [
             ("actors", brief.actors, self.actor_group_problems),
             ("figure_groups", brief.figure_groups, self.figure_group_problems),
+            ("breakdowns", brief.breakdowns, self.breakdown_problems),
             ("issues", brief.issues, self.issue_problems),
             ("disputes", brief.disputes, self.dispute_problems),
             ("timeline", brief.timeline, self.event_problems),
@@ -375,6 +378,14 @@ class ItemIndex:
         problems += [f"metric: {p}" for p in self.prose_problems(group.metric)]
         return problems
 
+    def breakdown_problems(self, breakdown: Breakdown) -> list[str]:
+        found, problems = self._members([breakdown.total, *breakdown.parts], "F")
+        if breakdown.total in breakdown.parts:
+            problems.append(f"{breakdown.total!r} is both the total and a part")
+        if not problems and len({f.item.unit.casefold() for f in found}) > 1:
+            problems.append("its total and parts count different units")
+        return problems
+
     def issue_problems(self, issue: CorpusIssue) -> list[str]:
         return self.prose_problems(issue.issue) + self._members(issue.positions, "P")[1]
 
@@ -412,6 +423,7 @@ class ItemIndex:
         models: dict[str, type[BaseModel]] = {
             "actors": ActorGroup,
             "figure_groups": FigureGroup,
+            "breakdowns": Breakdown,
             "issues": CorpusIssue,
             "disputes": CorpusDispute,
             "timeline": TimelineEvent,
@@ -420,7 +432,13 @@ class ItemIndex:
             name: checker
             for name, _, checker in self._parts(
                 CorpusBrief.model_construct(
-                    overview="", actors=[], figure_groups=[], issues=[], disputes=[], timeline=[]
+                    overview="",
+                    actors=[],
+                    figure_groups=[],
+                    breakdowns=[],
+                    issues=[],
+                    disputes=[],
+                    timeline=[],
                 )
             )
         }
