@@ -477,3 +477,33 @@ def test_parts_that_do_not_add_up_are_shown_short_by_how_much(tmp_path: Path) ->
     )
     b = corpus.breakdowns[0]
     assert (b.sum, b.verdict, b.difference) == ("1,000", "falls short of the total", "200")
+
+
+def test_a_stance_made_of_name_fragments_is_not_a_sentence(tmp_path: Path) -> None:
+    from briefgen._schema import Position
+
+    source = article(tmp_path, "“We will not deport at-risk groups,” Anwaar-ul-Haq Kakar said.")
+    item = {"actor": "Anwaar-ul-Haq Kakar", "issue": "deportations", "sentences": [1]}
+    assert not verifies(Position, {**item, "stance": "Kakar Anwaar ul Haq"}, source)
+    assert verifies(Position, {**item, "stance": "Will not deport at-risk groups"}, source)
+
+
+# --- the measure -------------------------------------------------------------------------------
+
+BATTERY = {
+    "vague quantities": (len(VAGUE_ACCEPT), len(VAGUE_REJECT)),
+    "names": (len(NAME_ACCEPT), len(NAME_REJECT)),
+    "as-of dates": (len(AS_OF_ACCEPT), len(AS_OF_REJECT)),
+    "prose": (len(READABLE), len(UNREADABLE)),
+    "agreement": (len(AGREE), len(DISAGREE)),
+    "attribution": (len(ATTRIBUTED), len(MISATTRIBUTED)),
+}
+
+
+def test_the_battery_counts_are_the_ones_reported() -> None:
+    """tests/WORDINGS.md reports how many right answers each rule must accept and wrong
+    ones it must reject; every case is a test above, so the false rejections and false
+    acceptances are zero whenever this suite passes."""
+    report = (Path(__file__).parent / "WORDINGS.md").read_text(encoding="utf-8")
+    for rule, (accept, reject) in BATTERY.items():
+        assert f"| {rule} | {accept} | {reject} | 0 | 0 |" in report

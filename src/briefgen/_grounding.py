@@ -576,10 +576,11 @@ _PROMPT_ECHO = re.compile(
 )
 
 
-def unreadable(text: str) -> str | None:
+def unreadable(text: str, sentence: bool = False) -> str | None:
     """Why model-written `text` is not readable prose of the kind asked for — an id ("S1"),
     a JSON fragment (', "type"'), a run of letters and dots ("S.S.S.S."), an echo of the
-    prompt's own header — or None if it reads as words."""
+    prompt's own header, or, where a sentence is asked for (a stance, a claim), a string of
+    names with no word in lower case ("Kakar Anwaar ul Haq") — or None if it reads as words."""
     if _ID_ONLY.match(text):
         return "is an id, not words"
     if _JSON.search(text):
@@ -596,6 +597,8 @@ def unreadable(text: str) -> str | None:
     visible = [c for c in text if not c.isspace()]
     if sum(c.isalnum() for c in visible) / len(visible) < 0.6:
         return "is mostly punctuation, not words"
+    if sentence and not re.search(r"\b[a-z]{3,}\b", text):
+        return "is a string of names, not a sentence"
     return None
 
 

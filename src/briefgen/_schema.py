@@ -106,10 +106,10 @@ def echo_problems(texts: Iterable[str], article: Article) -> list[str]:
     ]
 
 
-def _prose(article: Article, *texts: str, words: bool = True) -> None:
-    """Model-written words in an item: readable words (unless `words` is off), no number the
-    article does not state, no echo of a planted instruction."""
-    problems = [f"{text!r} {p}" for text in texts if words and (p := unreadable(text))]
+def _prose(article: Article, *texts: str, words: bool = True, sentence: bool = False) -> None:
+    """Model-written words in an item: readable words (unless `words` is off; a sentence if
+    `sentence`), no number the article does not state, no echo of a planted instruction."""
+    problems = [f"{text!r} {p}" for text in texts if words and (p := unreadable(text, sentence))]
     problems += [
         f"{text!r} states {n!r}, which the article does not"
         for text in texts
@@ -236,7 +236,8 @@ class Position(_Model):
         if article is None:
             return self
         _cited(article, self.sentences)
-        _prose(article, self.issue, self.stance)
+        _prose(article, self.issue)
+        _prose(article, self.stance, sentence=True)
         # A quotation may run over consecutive sentences, cited in any order — but never
         # joined across a gap: it must lie within one run of adjacent cited sentences.
         runs = [[article.sentence(i) for i in run] for run in consecutive_runs(self.sentences)]
@@ -259,7 +260,7 @@ class DisputeSide(_Model):
         article = _article(info)
         if article is not None:
             _cited(article, self.sentences)
-            _prose(article, self.claim)
+            _prose(article, self.claim, sentence=True)
         return self
 
 
