@@ -120,6 +120,7 @@ NAME_ACCEPT = [
     ("Officials at the red cross opened 12 shelters.", "Red Cross"),
 ]
 NAME_REJECT = [
+    ("Doctors who treated the patients said 40 had died.", "WHO"),
     ("The fund paid out 3,000 grants in March.", "UN"),
     ("The Red Crescent opened 12 shelters on Monday.", "Red Cross"),
     ("Pakistan’s foreign ministry said the deadline would not move.", "Afghan foreign ministry"),
@@ -146,6 +147,18 @@ def test_an_actor_the_text_does_not_name_is_rejected(
     from briefgen._schema import Actor
 
     assert not verifies(Actor, actor(name), article(tmp_path, sentence))
+
+
+def test_an_acronym_counts_only_in_capitals(tmp_path: Path) -> None:
+    from briefgen._schema import Actor
+
+    source = article(
+        tmp_path,
+        "The World Health Organization (WHO) sent teams to the region.",
+        "Doctors who treated the patients said 40 had died.",
+    )
+    assert not verifies(Actor, {**actor("WHO"), "sentences": [2]}, source)
+    assert verifies(Actor, {**actor("WHO"), "sentences": [1]}, source)
 
 
 def test_an_acronym_the_article_declares_is_an_alias_elsewhere_in_it(tmp_path: Path) -> None:
@@ -283,6 +296,8 @@ AGREE = [
     [("six", None), ("6", "at least")],
     [("dozens", None), ("40", None)],
     [("more than 2.8 million", None), ("3.2 million", "around")],
+    [("3,500", "up to"), ("2,000", None)],
+    [("350", "fewer than"), ("200", None)],
 ]
 DISAGREE = [
     [("907,391", None), ("907,351", None)],
@@ -290,6 +305,8 @@ DISAGREE = [
     [("6", None), ("8", "at least")],
     [("84%", None), ("84", None)],
     [("a dozen", None), ("20", None)],
+    [("10", None), ("14", None)],  # a bare count is exact: a crash killed 10, or 14
+    [("100", None), ("149", None)],
 ]
 
 

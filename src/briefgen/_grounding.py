@@ -393,7 +393,9 @@ def mentions(text: str, names: Iterable[str], pairs: Iterable[tuple[str, str]] =
     """Whether any of `names` is named in `text`, as whole words, ignoring case, "the",
     possessives ("Nations’"), hyphens, quotes and spacing; `pairs` (acronym, expansion) that
     the article declares count as one name ("UN" is "United Nations")."""
-    pairs = list(pairs)
+    tokens = set(re.findall(r"\w+", normalize_text(text)))
+    # An acronym counts only written in capitals: "who" is not WHO, "is" is not IS.
+    pairs = [(a, e) for a, e in pairs if a in tokens or _canon(e) in _canon(text)]
     variants = {_canon(text)}
     for acronym, expansion in pairs:
         for v in list(variants):
@@ -401,6 +403,11 @@ def mentions(text: str, names: Iterable[str], pairs: Iterable[tuple[str, str]] =
             variants.add(_swap(v, _canon(expansion), _canon(acronym)))
     padded = [f" {v} " for v in variants]
     for name in names:
+        stripped = name.strip()
+        if stripped.isupper() and len(stripped) <= 8 and " " not in stripped:
+            if stripped in tokens or any(stripped == a for a, _ in pairs):
+                return True
+            continue  # an acronym is matched in capitals only
         wanted = re.sub(r"^the ", "", _canon(name))
         if wanted and any(f" {wanted} " in v for v in padded):
             return True
@@ -569,7 +576,8 @@ def contradicts(text: str, iso: str, value: str | None = None) -> list[str]:
 
 # --- prose that is prose ----------------------------------------------------------------
 
-_ID_ONLY = re.compile(r"^[\s\[\](),;.]*(?:(?:S|[\w-]+\.[AFPDS])\d+[\s\[\](),;.]*)+$")
+# Atomic groups and possessive quantifiers: a model's "S1.S2.S3...." must not backtrack.
+_ID_ONLY = re.compile(r"^[\s\[\](),;.]*+(?:(?>S\d++|[\w-]+\.[AFPDS]\d++)[\s\[\](),;.]*+)++$")
 _JSON = re.compile(r"[{}]|\"\s*:|\"\s*,\s*\"|^\s*,\s*\"")
 _PROMPT_ECHO = re.compile(
     r"^\s*Article [\w-]+ \(|\[S\d+\]|\bsentences:\s*$|From the page, not the sentences"
@@ -617,22 +625,22 @@ _ABOUT = {
     "an estimated",
     "estimated",
 }
-_BELOW = {
-    "nearly",
-    "almost",
-    "close to",
-    "just under",
-    "under",
-    "below",
-    "less than",
-    "fewer than",
-    "up to",
-    "at most",
-    "no more than",
-    "well under",
-    "well below",
-    "just below",
-}
+_JUST_BELOW = frozenset({"nearly", "almost", "close to", "just under", "just below"})
+_BELOW = frozenset(
+    [
+        "under",
+        "below",
+        "less than",
+        "fewer than",
+        "up to",
+        "at most",
+        "no more than",
+        "well under",
+        "well below",
+        "as many as",
+        "as much as",
+    ]
+)
 _ABOVE = {
     "more than",
     "over",
@@ -674,16 +682,24 @@ def interval(value: str, qualifier: str | None = None) -> tuple[Decimal, Decimal
     if q.upper is not None:
         return q.value, q.upper, q.percent
     scale = hit.scale or Decimal(1)
-    unit = (_rounding_unit(hit.number) if not hit.in_words else Decimal(1)) * scale
     value_ = q.value
+    # A bare number is exact as written (10 is not 14); only a number written with a scale
+    # word ("2.8 million") or a hedge may be rounded at its last significant digit.
+    rounded = hit.scale is not None or bool(hedge)
+    if hit.in_words:
+        unit = scale if hit.scale is not None else Decimal(1)
+    else:
+        unit = (_rounding_unit(hit.number) if rounded else Decimal(1)) * scale
     half = unit / 2
-    # Rounding intervals are half-open ([3,450, 3,550) for 3,500): the upper end is taken a
-    # hair below, so 3,500 and 3,600 do not meet at 3,550.
+    # Rounding intervals are half-open: the upper end is taken a hair below, so 3,500 and
+    # 3,600 written "about" do not meet at their shared edge.
     hair = unit / 1000
     if hedge in _ABOUT:
         return value_ - unit, value_ + unit, q.percent
-    if hedge in _BELOW:  # "nearly 3,500" is below 3,500, by up to a unit
+    if hedge in _JUST_BELOW:  # "nearly 3,500" is below 3,500, by up to a unit
         return value_ - unit, value_, q.percent
+    if hedge in _BELOW:  # "up to 3,500", "fewer than 350": anything from none to it
+        return Decimal(0), value_, q.percent
     if hedge in _ABOVE:  # "more than 1,000" is above 1,000: a floor, not a rounding
         return value_, _INFINITY, q.percent
     return value_ - half, value_ + half - hair, q.percent
