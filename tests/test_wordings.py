@@ -199,6 +199,21 @@ AS_OF_ACCEPT = [
         "2016-08-16",
     ),
     ("As of March, 12,000 people were in shelters.", "12,000", "2024-03", "2024-05-01"),
+    # Dates of other things in the sentence: a compared figure's, an office's, a building's.
+    (
+        "Some 1,200 people remain in shelters, down from 5,000 in March.",
+        "some 1,200",
+        "2024-05",
+        "2024-05-02",
+    ),
+    ("Cases rose to 3,500 this year, up from 2,900 in 2022.", "3,500", "2024", "2024-05-02"),
+    (
+        "Mayor Ana Ruiz, elected in 2019, said 1,200 homes remain damaged.",
+        "1,200",
+        "2024-05",
+        "2024-05-02",
+    ),
+    ("The school, which opened in 2015, has 900 pupils.", "900", "2024-05", "2024-05-02"),
 ]
 AS_OF_REJECT = [
     ("The agency counted 3,500 returnees in November 2018.", "3,500", "2019-08", "2019-08-02"),

@@ -524,15 +524,42 @@ def _clause_of(text: str, value: str) -> str:
     wanted = parse_quantity(value)
     normal = normalize_text(text)
     for clause in re.split(r"\s+-{1,2}\s+|;|\s-\s", normal):
-        if wanted is not None and wanted in find_quantities(clause):
-            return _OTHER_THING.sub(" ", clause)
+        if wanted is None or wanted not in find_quantities(clause):
+            continue
+        # What the figure is compared with is another figure's, with its own date: "down
+        # from 5,000 in March", "up from 2,900 in 2022", "than in 2019".
+        clause = _COMPARED.sub(" ", clause)
+        clause = _OTHER_THING.sub(" ", clause)
+        return _other_numbers_dates(clause, wanted)
     return ""
+
+
+def _other_numbers_dates(clause: str, wanted: Quantity) -> str:
+    """`clause` without the date phrases that stand right after another number ("5,000 in
+    March", when the figure is 1,200): that date is the other number's."""
+    out = clause
+    for hit in reversed(_scan(clause)):
+        if wanted in hit.quantities():
+            continue
+        rest = clause[hit.end :]
+        date = _DATED.match(" " + rest.lstrip().casefold())
+        if date and date.group(0).strip():
+            start = hit.end + (len(rest) - len(rest.lstrip()))
+            out = out[:start] + " " * (date.end() - 1) + out[start + date.end() - 1 :]
+    return out
+
+
+_COMPARED = re.compile(
+    r"\b(?:(?:up|down|rising|falling|rose|fell)\s+)?(?:from|compared (?:with|to)|than|against)"
+    r"\b(?:[^,;]|,(?=\d))*",  # to the clause's end; a comma inside "5,000" is no end
+    re.IGNORECASE,
+)
 
 
 # "the record set in 1977", "a plan announced in May": the date is that thing's.
 _OTHER_THING = re.compile(
-    r"\b(?:set|established|announced|founded|built|recorded|adopted|signed|passed|held|"
-    r"launched|introduced|previous|last)\s+(?:in|on|by|during)\s+\S+(?:\s+\d{4})?",
+    r"\b(?:\w+ed|set|built|held|opened|founded|previous|last|since|born)\s+"
+    r"(?:in|on|by|during)\s+\S+(?:\s+\d{1,2},?)?(?:\s+\d{4})?",
     re.IGNORECASE,
 )
 
