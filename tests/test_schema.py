@@ -354,3 +354,19 @@ def test_a_note_with_a_number_no_article_states_is_dropped_not_its_group(
     brief = check(index, corpus(figure_groups=[group]))
     assert brief.figure_groups[0].note == "" and len(brief.figure_groups) == 1
     assert [d.where for d in index.trimmed] == ["corpus.figure_groups[1].note"]
+
+
+def test_a_group_counted_in_different_units_keeps_the_models_label(index: ItemIndex) -> None:
+    group = {
+        "metric": "people sent back",
+        "relation": "consistent",
+        "members": ["001.F1", "001.F2"],
+    }
+    f1 = index.resolve("001.F1")
+    assert f1 is not None
+    original = f1.item.unit
+    f1.item.unit = "families"  # as if one article counted families, the other people
+    try:
+        assert check(index, corpus(figure_groups=[group])).figure_groups[0].relation == "consistent"
+    finally:
+        f1.item.unit = original

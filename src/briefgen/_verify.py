@@ -368,6 +368,8 @@ class ItemIndex:
         members, problems = self._members(group.members, "F")
         if problems or len(members) < 2:
             return None
+        if len({m.item.unit.strip().casefold() for m in members}) > 1:
+            return None  # feet and centimetres: numbers alone cannot decide; the model's stands
         if figures_agree([m.item for m in members]):
             return "consistent"
         one_article = len({m.result.article.id for m in members}) == 1
