@@ -10,10 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from briefgen._disk import check_writable, write_whole
 from briefgen._errors import InputError
 
 SCHEMA_VERSION = "1"
@@ -54,9 +54,7 @@ class Cache:
     def check(self) -> None:
         """InputError, before anything is paid for, if the cache folder cannot be written."""
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryFile(dir=self.directory):
-                pass
+            check_writable(self.directory)
         except OSError as err:
             raise InputError(
                 f"cache folder {self.directory} cannot be written ({err.strerror or err}); "
@@ -82,13 +80,4 @@ class Cache:
         return data
 
     def put(self, key: str, value: dict[str, Any]) -> None:
-        path = self.path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(value, handle, ensure_ascii=False, sort_keys=True)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_whole(self.path(key), json.dumps(value, ensure_ascii=False, sort_keys=True))

@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import sys
-import tempfile
 import time
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import typer
 
 from briefgen import __version__
 from briefgen._cache import Cache
+from briefgen._disk import check_writable, write_whole
 from briefgen._document import Document, build
 from briefgen._errors import BriefgenError, ConfigError, InputError, PartialError, StrictError
 from briefgen._ingest import Article, load
@@ -257,27 +257,13 @@ def _check_writable(path: Path, what: str) -> None:
     if path.is_dir():
         raise InputError(f"{what} {path} is a folder; give a file name.")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path.parent):
-            pass
+        check_writable(path.parent)
         if path.exists() and not os.access(path, os.W_OK):
             raise PermissionError(13, "permission denied")
     except OSError as err:
         raise InputError(
             f"{what} {path} cannot be written ({err.strerror or err}); choose another path."
         ) from err
-
-
-def _write(path: Path, text: str) -> None:
-    """Write `text` to `path` whole or not at all."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _summarize(request: _Request) -> None:
@@ -305,7 +291,7 @@ def _summarize(request: _Request) -> None:
     document = build(run.result)
     text = to_json(document) if request.fmt is Format.json else to_markdown(document)
     if request.output:
-        _write(request.output, text)
+        write_whole(request.output, text)
     else:
         sys.stdout.write(text)
         sys.stdout.flush()

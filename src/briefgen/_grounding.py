@@ -434,7 +434,8 @@ _DECLARED = re.compile(
 )
 
 
-def declared_acronyms(text: str) -> list[tuple[str, str]]:
+@lru_cache(maxsize=256)
+def declared_acronyms(text: str) -> tuple[tuple[str, str], ...]:
     """The (acronym, expansion) pairs `text` declares: "Tehreek-i-Taliban Pakistan (TTP)",
     "the United Nations’ (UN) refugee agency". The expansion is the shortest run of words
     before the brackets whose capitalised parts spell the acronym."""
@@ -450,7 +451,7 @@ def declared_acronyms(text: str) -> list[tuple[str, str]]:
             if initials == acronym:
                 pairs.append((acronym, " ".join(run)))
                 break
-    return pairs
+    return tuple(pairs)
 
 
 def echoes(text: str, source: str, words: int = 4) -> bool:

@@ -106,13 +106,6 @@ class Answer:
     failure: str | None = None
     kind: str | None = None  # "invalid" (re-asks ran out), "too_long" or "failed"
 
-    @property
-    def raw(self) -> dict[str, Any]:
-        """The answer to keep: the valid one, else the newest that failed validation."""
-        if self.parsed is not None:
-            return self.parsed.model_dump(mode="json")
-        return self.candidates[-1] if self.candidates else {}
-
 
 @dataclass(frozen=True)
 class Settings:
@@ -253,7 +246,7 @@ class Extractor:
         deadline, self._silent = _transport_classes()
         inner = self._transport or httpx2.AsyncHTTPTransport()
         self._http = httpx2.AsyncClient(
-            transport=deadline(inner, self.settings.timeout, self._tell),
+            transport=deadline(inner, self.settings.timeout, self.listener),
             timeout=self.settings.timeout,
         )
         client = openai.AsyncOpenAI(
@@ -270,9 +263,6 @@ class Extractor:
         if self._http is not None:
             await self._http.aclose()
         self._client = self._http = None
-
-    def _tell(self, event: str) -> None:
-        self.listener(event)
 
     async def ask(
         self,

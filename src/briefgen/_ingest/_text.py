@@ -171,7 +171,6 @@ _STOPWORDS = _words_of(
     "said says who which what when where than then there after before over about into "
     "more most"
 )
-_SECOND_PERSON = re.compile(r"\byou(?:r|rs)?\b", re.IGNORECASE)
 _URL_ONLY = re.compile(r"^(?:https?://|www\.)\S+$|^\S+@\S+\.\w+$", re.IGNORECASE)
 _READING_TIME = re.compile(
     r"^\d+\s*(?:min(?:ute)?s?|mins?)\.?\s*(?:read|watch|listen)?$"
