@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from briefgen._ingest import Article, clean, iso_date, read, split_sentences
+from briefgen._ingest import Article, clean, iso_date, load, read, split_sentences
 from briefgen._ingest._text import normalised_lines
 from conftest import ROOT, SEEDS, TESTS
 
@@ -336,3 +336,13 @@ def test_a_footnote_cited_backwards_is_still_one_span_in_order() -> None:
     notes.ref(cite)
     (line,) = notes.render()
     assert ":S23–S24` ““Whenever" in line and line.count("“") == line.count("”")
+
+
+def test_a_short_closing_sentence_that_states_a_number_is_kept(tmp_path: Path) -> None:
+    # Found writing the breakdown battery: "500 went home." at the end was taken for a label.
+    (tmp_path / "001_a.txt").write_text(
+        "Officials moved 1,200 families.\nOf those, 700 went to shelters.\n500 went home.\n",
+        encoding="utf-8",
+    )
+    (article,) = load([tmp_path])
+    assert article.sentences[-1] == "500 went home."

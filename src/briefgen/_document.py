@@ -359,17 +359,28 @@ def _breakdown(b: Breakdown, figures: dict[str, DocFigure]) -> DocBreakdown:
     if agree([(low, high, False), (total[0], total[1], False)]):
         verdict = "accounts for the total"
     else:
-        points = sum((_amount_point(figures[i]) for i in b.parts), Decimal(0))
-        gap = _amount_point(figures[b.total]) - points
-        verdict = "falls short of the total" if high < total[0] else "exceeds the total"
-        difference = _shown(_number(abs(gap)))
+        # By how much, as written: the gap between the parts' sum and the total; where
+        # either is a range or a vague amount, the least it can be.
+        stated = figures[b.total].amount
+        if high < total[0]:
+            verdict = "falls short of the total"
+            gap = Decimal(str(stated.low)) - written_high
+        else:
+            verdict = "exceeds the total"
+            gap = written_low - Decimal(str(stated.high))
+        exact = written_low == written_high and stated.low == stated.high
+        difference = ("" if exact else "at least ") + _shown(_number(max(gap, Decimal(0))))
     return DocBreakdown(
         total=b.total, parts=list(b.parts), sum=phrase, verdict=verdict, difference=difference
     )
 
 
-def _amount_point(figure: DocFigure) -> Decimal:
-    return Decimal(str(figure.amount.low))
+def _date_order(date: str | None) -> str:
+    """A date as it sorts: after every date more precise within it ("2019-03" after
+    "2019-03-31", before "2019-04")."""
+    if date is None:
+        return ""
+    return date + "-99" * (2 - date.count("-"))
 
 
 def _shown(number: int | float) -> str:
@@ -394,7 +405,7 @@ def build(result: CorpusResult) -> Document:
 
     def by_date(ids: Sequence[str]) -> list[str]:
         # Undated figures go last; ties keep the model's order.
-        return sorted(ids, key=lambda i: (figures[i].as_of is None, figures[i].as_of or ""))
+        return sorted(ids, key=lambda i: (figures[i].as_of is None, _date_order(figures[i].as_of)))
 
     def event(date: str, text: str, sources: list[str], series: bool = False) -> DocEvent:
         dated = TimelineEvent(date=date, event=text, sources=sources)
@@ -429,11 +440,10 @@ def build(result: CorpusResult) -> Document:
         ],
         breakdowns=[_breakdown(b, figures) for b in c.breakdowns],
         issues=[DocIssue(issue=i.issue, positions=list(i.positions)) for i in c.issues],
-        # An event known only to its year goes after that year's dated events: "2019"
-        # before "2019-03" would claim it came first.
-        timeline=sorted(
-            [*events, *series], key=lambda e: (e.date[:4], len(e.date) == 4, e.date, e.series)
-        ),
+        # An event known only to its year goes after that year's dated events, one known
+        # to its month after that month's days: "2019" before "2019-03" would claim it
+        # came first.
+        timeline=sorted([*events, *series], key=lambda e: (_date_order(e.date), e.series)),
     )
     dropped = [DocDropped(where=d.where, reason=d.reason) for d in result.all_dropped()]
     return Document(

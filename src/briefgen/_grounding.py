@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -229,9 +229,11 @@ def _range(text: str, low: _Hit, high: _Hit, bare: bool) -> _Hit | None:
 
 # Quantities written as words of amount, and the range each is read as: a figure may be
 # "a few dozen" (it is verified like any other value, and shown as written), and code
-# compares and adds it by this range. A dozen is 12 and a score 20; "a few" is two to five
-# of a unit, "several" three to nine; a plural unit ("dozens", "hundreds of thousands") is
-# two of it up to the next unit.
+# compares and adds it by this range. A dozen is 12, a score 20 and half a dozen 6; "a
+# couple" is two of a unit, "a few" two to five, "several" three to nine, and a further
+# scale multiplies ("a few hundred thousand" is 200,000–500,000); a plural unit ("dozens",
+# "hundreds of thousands") is two of it up to the next unit. ("Half a million" is a number,
+# 500,000, read as such.)
 _VAGUE_UNITS = {
     "dozen": 12,
     "score": 20,
@@ -243,7 +245,9 @@ _VAGUE_UNITS = {
 _VAGUE = re.compile(
     r"\b(?:(?P<tens>tens) of (?P<tunit>thousands|millions|billions)"
     r"|(?P<hundreds>hundreds) of (?P<hunit>thousands|millions|billions)"
-    r"|(?P<few>a few|several) (?P<funit>dozen|hundred|thousand|million|billion)"
+    r"|(?P<few>a few|several|a couple(?: of)?) (?P<funit>dozen|hundred|thousand|million|billion)"
+    r"(?: (?P<fscale>thousand|million|billion))?"
+    r"|half a (?P<half>dozen)"
     r"|(?P<plural>dozens|scores|hundreds|thousands|millions|billions)"
     r"|(?P<handful>a handful)"
     r"|(?P<one>a (?:dozen|score)))\b",
@@ -257,11 +261,13 @@ def _vague(match: re.Match[str]) -> tuple[Decimal, Decimal]:
     if g["one"]:
         n = Decimal(_VAGUE_UNITS[g["one"].split()[1]])
         return n, n
+    if g["half"]:
+        return Decimal(6), Decimal(6)
     if g["handful"]:
         return Decimal(2), Decimal(5)
     if g["few"]:
-        unit = Decimal(_VAGUE_UNITS[g["funit"]])
-        low, high = (2, 5) if g["few"] == "a few" else (3, 9)
+        unit = Decimal(_VAGUE_UNITS[g["funit"]]) * _VAGUE_UNITS.get(g["fscale"] or "", 1)
+        low, high = {"a few": (2, 5), "several": (3, 9)}.get(g["few"], (2, 2))
         return unit * low, unit * high
     if g["plural"]:
         unit = Decimal(_VAGUE_UNITS[g["plural"].rstrip("s")])
@@ -393,7 +399,7 @@ def mentions(text: str, names: Iterable[str], pairs: Iterable[tuple[str, str]] =
     """Whether any of `names` is named in `text`, as whole words, ignoring case, "the",
     possessives ("Nations’"), hyphens, quotes and spacing; `pairs` (acronym, expansion) that
     the article declares count as one name ("UN" is "United Nations")."""
-    tokens = set(re.findall(r"\w+", normalize_text(text)))
+    tokens = set(re.findall(r"\w+", _undot(normalize_text(text))))
     # An acronym counts only written in capitals: "who" is not WHO, "is" is not IS.
     pairs = [(a, e) for a, e in pairs if a in tokens or _canon(e) in _canon(text)]
     variants = {_canon(text)}
@@ -403,7 +409,7 @@ def mentions(text: str, names: Iterable[str], pairs: Iterable[tuple[str, str]] =
             variants.add(_swap(v, _canon(expansion), _canon(acronym)))
     padded = [f" {v} " for v in variants]
     for name in names:
-        stripped = name.strip()
+        stripped = _undot(name.strip())
         if stripped.isupper() and len(stripped) <= 8 and " " not in stripped:
             if stripped in tokens or any(stripped == a for a, _ in pairs):
                 return True
@@ -414,10 +420,15 @@ def mentions(text: str, names: Iterable[str], pairs: Iterable[tuple[str, str]] =
     return False
 
 
+def _undot(text: str) -> str:
+    """Dotted initials as one word: "U.N." is "UN", "U.S." is "US"."""
+    return re.sub(r"\b(?:[A-Z]\.){2,}", lambda m: m[0].replace(".", ""), text)
+
+
 def _canon(text: str) -> str:
-    """`text` as names are compared: folded case, no possessive endings, no "(ACR)" after
-    its expansion's words, hyphens and punctuation as spaces."""
-    folded = normalize_text(text).casefold()
+    """`text` as names are compared: folded case, dotted initials joined, "&" as "and",
+    no possessive endings, hyphens and punctuation as spaces."""
+    folded = _undot(normalize_text(text)).replace("&", " and ").casefold()
     folded = re.sub(r"(?<=\w)'s\b|(?<=s)'(?!\w)", "", folded)
     folded = re.sub(r"[^\w]+", " ", folded)
     return re.sub(r"\s+", " ", folded).strip()
@@ -429,8 +440,13 @@ def _swap(text: str, old: str, new: str) -> str:
     return f" {text} ".replace(f" {old} ", f" {new} ").strip()
 
 
+# An expansion and its acronym in brackets: capitalised words, with up to two small words
+# between them ("Democratic Republic of the Congo (DRC)"). It starts at a capital, so a
+# long line without one is passed over at once.
+_CONNECTOR = r"(?:of|for|and|the|on|in|de|des|du|la|le|&)"
 _DECLARED = re.compile(
-    r"((?:[A-Z][\w’'-]*[\s,]+(?:(?:of|for|and|the|de|des|du)\s+)?){1,8})\((?P<acronym>[A-Z]{2,8})\)"
+    rf"(?<![\w’'-])((?:[A-Z][\w’'-]*[\s,]+(?:{_CONNECTOR}\s+){{0,2}}){{1,8}})"
+    r"\((?P<acronym>[A-Z]{2,8})\)"
 )
 
 
@@ -438,20 +454,23 @@ _DECLARED = re.compile(
 def declared_acronyms(text: str) -> tuple[tuple[str, str], ...]:
     """The (acronym, expansion) pairs `text` declares: "Tehreek-i-Taliban Pakistan (TTP)",
     "the United Nations’ (UN) refugee agency". The expansion is the shortest run of words
-    before the brackets whose capitalised parts spell the acronym."""
+    before the brackets whose capitalised parts spell the acronym — or spell it but for a
+    closing "and ..." it leaves out ("Centers for Disease Control and Prevention (CDC)")."""
     pairs = []
     for match in _DECLARED.finditer(normalize_text(text)):
         acronym = match["acronym"]
-        words = re.findall(r"[\w’'-]+", match.group(1))
+        words = re.findall(r"[\w’'&-]+", match.group(1))
         for start in range(len(words) - 1, -1, -1):
             run = words[start:]
-            initials = "".join(
-                part[0] for w in run for part in re.split(r"-", w) if part[:1].isupper()
-            )
-            if initials == acronym:
+            cut = run[: run.index("and")] if "and" in run[1:] else run
+            if acronym in {_initials(run), _initials(cut)} and run[0][:1].isupper():
                 pairs.append((acronym, " ".join(run)))
                 break
     return tuple(pairs)
+
+
+def _initials(words: Sequence[str]) -> str:
+    return "".join(part[0] for w in words for part in w.split("-") if part[:1].isupper())
 
 
 def echoes(text: str, source: str, words: int = 4) -> bool:
@@ -485,24 +504,29 @@ _MONTHS = [
 def states_date(text: str, iso: str, year: str | None = None) -> bool:
     """Whether `text` states the date `iso` (2024, 2024-11 or 2024-11-07) at its precision.
 
-    `year` stands in for a year the text leaves implicit ("on November 7"), such as the
-    article's publication year.
+    A month or day must carry its own year ("November 2024", "7 November, 2024") — a month
+    and a year written apart date different things — or none, when `year` stands in for
+    the year the text leaves implicit ("on November 7"), such as the publication year.
     """
     folded = normalize_text(text).casefold()
     if iso in folded:
         return True
     parts = iso.split("-")
-    if not re.search(rf"(?<!\d){parts[0]}(?!\d)", folded) and parts[0] != year:
-        return False
     if len(parts) == 1:
-        return True
+        return bool(re.search(rf"(?<!\d){parts[0]}(?!\d)", folded))
     name = _MONTHS[int(parts[1]) - 1]
     short = name[:3] + ("|sept" if name == "september" else "")
     month = rf"\b(?:{name}|{short})\b\.?"
-    if len(parts) == 2:
-        return bool(re.search(month, folded))
-    day = rf"0?{int(parts[2])}(?:st|nd|rd|th)?\b"
-    return bool(re.search(rf"{month}\s*{day}|\b{day}\s+(?:of\s+)?{month}", folded))
+    number = r"\d{1,2}" if len(parts) == 2 else rf"0?{int(parts[2])}"
+    day = rf"{number}(?:st|nd|rd|th)?\b"
+    when = rf"(?:{month},?\s*(?:{day},?\s*)?|\b{day}\s+(?:of\s+)?{month},?\s*)"
+    if len(parts) == 2:  # "March 2020", "March and April 2020"
+        more = rf"(?:(?:and|or|to|-|–)\s*(?:{_MONTH_NAMES})\b\.?,?\s*)?"
+        when = rf"(?:{when}|{month},?\s*{more})"
+    if re.search(rf"{when}(?:of\s+)?{parts[0]}(?!\d)", folded):
+        return True
+    # The year left implicit: the month (and day) followed by no year at all.
+    return parts[0] == year and bool(re.search(rf"{when}(?!\s*,?\s*(?:of\s+)?\d{{4}})", folded))
 
 
 _MONTH_NAMES = "|".join(
@@ -606,24 +630,41 @@ def contradicts(text: str, iso: str, value: str | None = None) -> list[str]:
 
 # Atomic groups and possessive quantifiers: a model's "S1.S2.S3...." must not backtrack.
 _ID_ONLY = re.compile(r"^[\s\[\](),;.]*+(?:(?>S\d++|[\w-]+\.[AFPDS]\d++)[\s\[\](),;.]*+)++$")
-_JSON = re.compile(r"[{}]|\"\s*:|\"\s*,\s*\"|^\s*,\s*\"")
+# A JSON fragment: braces, a key's colon, or a string that opens on a quote and a comma —
+# not quoted words in a list ('calls it "cruel", "unlawful"').
+_JSON = re.compile(r"[{}]|\"\s*:|^\s*\"?\s*,\s*\"")
 _PROMPT_ECHO = re.compile(
     r"^\s*Article [\w-]+ \(|\[S\d+\]|\bsentences:\s*$|From the page, not the sentences"
 )
+# "U.S.", "U.K.", "e.g.": an abbreviation of two or three dotted letters is one word.
+_DOTTED = re.compile(r"(?<![A-Za-z]\.)\b(?:[A-Za-z]\.){2,3}(?![A-Za-z]\.)")
 
 
-def unreadable(text: str, sentence: bool = False) -> str | None:
+def proper_words(text: str) -> frozenset[str]:
+    """Words `text` writes capitalised where a sentence does not begin: its names."""
+    return frozenset(
+        part
+        for line in re.split(r"(?<=[.!?])\s+|\n", normalize_text(text))
+        for m in re.finditer(r"(?<=\S)\s+\W*([A-Z][\w-]*)", line)
+        for part in m[1].split("-")
+        if part[:1].isupper()
+    )
+
+
+def unreadable(text: str, sentence: bool = False, names: str | None = None) -> str | None:
     """Why model-written `text` is not readable prose of the kind asked for — an id ("S1"),
     a JSON fragment (', "type"'), a run of letters and dots ("S.S.S.S."), an echo of the
     prompt's own header, or, where a sentence is asked for (a stance, a claim), a string of
-    names with no word in lower case ("Kakar Anwaar ul Haq") — or None if it reads as words."""
+    names with no word in lower case ("Kakar Anwaar ul Haq") — or None if it reads as words.
+    Given the article's text as `names`, a capitalised word counts as a name only if the
+    article writes it as one ("Opposes NATO" is a sentence; "Kakar Haq" is not)."""
     if _ID_ONLY.match(text):
         return "is an id, not words"
     if _JSON.search(text):
         return "is a fragment of JSON, not words"
     if _PROMPT_ECHO.search(text):
         return "repeats the prompt's own header"
-    tokens = re.findall(r"\w+", text)
+    tokens = re.findall(r"\w+", _DOTTED.sub("Abbr", text))
     words = re.findall(r"[^\W\d_]{2,}", text)
     if not words:
         return "has no words"
@@ -634,7 +675,10 @@ def unreadable(text: str, sentence: bool = False) -> str | None:
     if sum(c.isalnum() for c in visible) / len(visible) < 0.6:
         return "is mostly punctuation, not words"
     if sentence and not re.search(r"\b[a-z]{3,}\b", text):
-        return "is a string of names, not a sentence"
+        proper = proper_words(names) if names is not None else frozenset()
+        named = [w for w in re.findall(r"[^\W\d_]+", text) if not w.islower()]
+        if names is None or all(w in proper or w.isupper() for w in named):
+            return "is a string of names, not a sentence"
     return None
 
 
@@ -714,9 +758,9 @@ def interval(value: str, qualifier: str | None = None) -> tuple[Decimal, Decimal
     # A bare number is exact as written (10 is not 14); only a number written with a scale
     # word ("2.8 million") or a hedge may be rounded at its last significant digit.
     rounded = hit.scale is not None or bool(hedge)
-    if hit.in_words:
-        unit = scale if hit.scale is not None else Decimal(1)
-    else:
+    if hit.in_words and hit.scale is None:
+        unit = Decimal(1)  # "six", "two dozen": counted in ones
+    else:  # "2.8 million", "half a million": rounded at the last digit written
         unit = (_rounding_unit(hit.number) if rounded else Decimal(1)) * scale
     half = unit / 2
     # Rounding intervals are half-open: the upper end is taken a hair below, so 3,500 and

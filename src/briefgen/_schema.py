@@ -29,6 +29,7 @@ from briefgen._grounding import (
     find_numbers_raw,
     find_quantities,
     mentions,
+    normalize_text,
     parse_quantity,
     qualifier_problem,
     split_qualifier,
@@ -106,18 +107,35 @@ def echo_problems(texts: Iterable[str], article: Article) -> list[str]:
     ]
 
 
-def _prose(article: Article, *texts: str, words: bool = True, sentence: bool = False) -> None:
+def _prose(
+    article: Article,
+    *texts: str,
+    words: bool = True,
+    sentence: bool = False,
+    counts: bool = True,
+) -> None:
     """Model-written words in an item: readable words (unless `words` is off; a sentence if
-    `sentence`), no number the article does not state, no echo of a planted instruction."""
-    problems = [f"{text!r} {p}" for text in texts if words and (p := unreadable(text, sentence))]
+    `sentence`), no number the article does not state, no echo of a planted instruction.
+    Where the words say what is counted rather than how many (`counts` off: a figure's
+    measures and unit), a bare "millions" or "scores" is wording, not an amount."""
+    whole = " ".join(article.sentences)
+    problems = [
+        f"{text!r} {p}"
+        for text in texts
+        if words and (p := unreadable(text, sentence, names=whole if sentence else None))
+    ]
     problems += [
         f"{text!r} states {n!r}, which the article does not"
         for text in texts
         for n in unsupported_numbers(text, article.sentences)
+        if counts or not _BARE_PLURAL.match(n)
     ]
     problems += echo_problems(texts, article)
     if problems:
         raise ValueError("; ".join(problems))
+
+
+_BARE_PLURAL = re.compile(r"(?:dozens|scores|hundreds|thousands|millions|billions)$", re.I)
 
 
 def consecutive_runs(ids: Sequence[int]) -> list[list[int]]:
@@ -164,10 +182,14 @@ class Actor(_Model):
             return self
         cited = _cited(article, self.sentences)
         _prose(article, self.role)
-        pairs = declared_acronyms(" ".join(article.sentences))
-        if not mentions(" ".join(cited), [self.name, *self.aliases], pairs):
+        whole = " ".join(article.sentences)
+        pairs = declared_acronyms(whole)
+        names = [self.name, *self.aliases]
+        if self.kind == "person" and mentions(whole, [self.name], pairs):
+            names += self.name.split()[-1:]  # named in full once, then by surname
+        if not mentions(" ".join(cited), names, pairs):
             raise ValueError(f"actor {self.name!r} is not named in the sentences it cites")
-        absent = [a for a in self.aliases if not mentions(" ".join(article.sentences), [a], pairs)]
+        absent = [a for a in self.aliases if not mentions(whole, [a], pairs)]
         if absent:
             raise ValueError(f"aliases {absent} of {self.name!r} do not occur in the article")
         return self
@@ -207,8 +229,8 @@ class Figure(_Model):
         if article is None:
             return self
         cited = _cited(article, self.sentences)
-        _prose(article, self.measures)
-        _prose(article, self.unit, words=False)  # "%", "m": a unit need not be a word
+        _prose(article, self.measures, counts=False)
+        _prose(article, self.unit, words=False, counts=False)  # "%", "m": need not be a word
         if not supports_value(self.value, cited):
             where = ", ".join(f"S{i}" for i in self.sentences)
             raise ValueError(f"value {self.value!r} does not occur in its cited sentences {where}")
@@ -494,54 +516,137 @@ _ATTRIBUTES = re.compile(
     r"\b(?:said|says|say|told|tells|wrote|writes|added|adds|stated|declared|argued|insisted|"
     r"according to)\b|:\s*$|:\s*[“\"]"
 )
-_PRONOUN = re.compile(r"\b(?:he|she|they|his|her|their|him|them)\b", re.IGNORECASE)
+_VERB = r"(?:said|says|say|told|tells|wrote|writes|added|adds|stated|declared|argued|insisted)"
+_HE = re.compile(r"\b(?:he|she|his|her|him)\b", re.IGNORECASE)
+_THEY = re.compile(r"\b(?:they|their|them)\b", re.IGNORECASE)
+# Where a role's head noun ends: "mayor of the city" is a mayor, "spokeswoman for the
+# ministry" a spokeswoman.
+_ROLE_TAIL = re.compile(
+    r"\s+(?:of|for|at|in|to|on|with|from|who|which|that|since|\w+ing)\s.*$|[,;(].*$"
+)
+
+
+def _names_of(actor: Actor) -> list[str]:
+    """The names an actor may be called by: its name, aliases and, for a person named in
+    full, the surname alone ("Kakar" for "Anwaar-ul-Haq Kakar")."""
+    names = [actor.name, *actor.aliases]
+    parts = actor.name.split()
+    if actor.kind == "person" and len(parts) > 1:
+        names.append(parts[-1])
+    return names
+
+
+def _title(role: str) -> str | None:
+    """The word a text may use for someone in place of their name: the head noun of their
+    role ("caretaker prime minister" → "minister", "mayor of the city" → "mayor")."""
+    head = _ROLE_TAIL.sub("", role.strip().casefold())
+    words = re.findall(r"[^\W\d_]{3,}", head)
+    return words[-1] if words else None
+
+
+def _attributes_to(text: str, names: Sequence[str]) -> bool:
+    """Whether `text` attributes words to one of `names`: "Lee said", "said Lee",
+    "according to Lee", "Lee told reporters"."""
+    folded = normalize_text(text).casefold()
+    for name in names:
+        n = re.escape(normalize_text(name).casefold())
+        if re.search(
+            rf"\b{n}(?:'s)?\s+(?:\w+\s+){{0,2}}{_VERB}\b|\b(?:{_VERB}|according to)\s+"
+            rf"(?:\w+\s+){{0,3}}{n}\b",
+            folded,
+        ):
+            return True
+    return False
 
 
 def attribution_problems(
     position: Position, actors: Sequence[Actor], article: Article
 ) -> list[str]:
-    """Why a position does not belong to its holder, if it does not: the holder must be named
-    in its cited sentences or in the sentence next to them (the one that attributes a
-    quote: "..., he said." / "Kakar wrote: ..."), or be referred to there by a pronoun or
-    by their title ("the minister") when the sentences just before name them."""
+    """Why a position does not belong to its holder, if it does not.
+
+    The holder must be named in its cited sentences; or, when the cited sentences attribute
+    them to no one, in the sentence next to them that does ("Kakar wrote: ..."); or be
+    referred to there by a pronoun or by their title ("the minister") when a sentence
+    shortly before names them and no other actor the pronoun could mean comes between.
+    The headline never counts, and a cited sentence that attributes its words to another
+    actor ("..., Lee said") is someone else's.
+    """
     holder = position.actor.strip().casefold()
     own = [a for a in actors if holder in {n.casefold() for n in (a.name, *a.aliases)}]
-    names = [position.actor, *(n for a in own for n in (a.name, *a.aliases))]
-    cited = sorted(set(position.sentences))
+    names = [position.actor, *(n for a in own for n in _names_of(a))]
+    others = [a for a in actors if a not in own]
+    headline = article.headline
     count = len(article.sentences)
-    # A sentence next to a cited one counts only if it attributes ("..., he said.",
-    # "Kakar wrote:"): a neighbour that merely names someone else says nothing of whose
-    # words these are.
-    beside = {j for i in cited for j in (i - 1, i + 1) if 1 <= j <= count} - set(cited)
-    attributing = [j for j in beside if _ATTRIBUTES.search(article.sentence(j))]
-    near = sorted({*cited, *attributing})
     pairs = declared_acronyms(" ".join(article.sentences))
-    if mentions(" ".join(article.sentence(i) for i in near), names, pairs):
-        return []
-    text = " ".join(article.sentence(i) for i in near)
-    titles = [
-        w
-        for a in own
-        for w in re.findall(r"[^\W\d_]{4,}", a.role.casefold())
-        if w not in {"with", "from", "that", "this", "their", "about", "over"}
-    ]
-    refers = bool(_PRONOUN.search(text)) or any(
-        re.search(rf"\bthe (?:\w+ ){{0,2}}{w}\b", text.casefold()) for w in titles
-    )
-    # The pronoun or title resolves to the holder if the sentences just before name them or
-    # use their title, and the article has named them by then ("Kakar ... The prime
-    # minister dismissed ... He also downplayed ...").
-    before = " ".join(article.sentence(i) for i in range(max(1, cited[0] - 3), cited[0]))
-    earlier = " ".join(article.sentence(i) for i in range(1, cited[0]))
-    titled = any(re.search(rf"\b{w}\b", before.casefold()) for w in titles)
-    named_before = mentions(before, names, pairs) or (titled and mentions(earlier, names, pairs))
-    if refers and named_before:
+
+    def text(ids: Iterable[int]) -> str:
+        return " ".join(article.sentence(i) for i in ids if i != headline and 1 <= i <= count)
+
+    cited = sorted(set(position.sentences))
+    said = text(cited)
+    if mentions(said, names, pairs):
         return []
     shown = ", ".join(f"S{i}" for i in cited)
-    return [
+    problem = [
         f"its cited sentences {shown} do not name {position.actor!r} or refer to them; cite "
         "the sentence that says who holds it"
     ]
+    if any(_attributes_to(said, _names_of(a)) for a in others):
+        return problem
+    if not _ATTRIBUTES.search(said):
+        # Words attributed by the sentence beside them: "Kakar wrote:" / "..., he said."
+        beside = {j for i in cited for j in (i - 1, i + 1)} - set(cited)
+        attributing = [j for j in sorted(beside) if _ATTRIBUTES.search(text([j]))]
+        if mentions(text(attributing), names, pairs):
+            return []
+        said = " ".join([said, text(attributing)])
+    titles = [t for a in own if (t := _title(a.role))]
+    pronoun = _HE if any(a.kind == "person" for a in own) else _THEY
+    by_title = [
+        m[1].split()
+        for t in titles
+        for m in re.finditer(rf"\bthe ((?:[\w-]+ ){{0,2}}){t}\b", said.casefold())
+    ]
+    if not by_title and not pronoun.search(said):
+        return problem
+    earlier = text(range(1, cited[0]))
+    if not mentions(earlier, names, pairs):
+        return problem
+    # A title whose other words fit the holder and no one else with that title: "the
+    # Afghan refugees minister" beside an Afghan commerce minister, "the Pakistani
+    # government".
+    same_title = [a for a in others if _title(a.role) in titles]
+    if any(
+        _fits(w, own, names) and not any(_fits(w, [a], _names_of(a)) for a in same_title)
+        for words in by_title
+        for w in words
+    ):
+        return []
+    # Otherwise the nearest sentence before that names the holder (or uses their title),
+    # at most three back, with no one else the reference could mean in between.
+    if by_title:
+        rivals = same_title
+    else:
+        rivals = [a for a in others if (a.kind == "person") == (pronoun is _HE)]
+    for back in range(cited[0] - 1, max(0, cited[0] - 4), -1):
+        sentence = text([back])
+        titled = any(re.search(rf"\b{t}\b", sentence.casefold()) for t in titles)
+        rival = any(mentions(sentence, _names_of(a), pairs) for a in rivals)
+        if rival and (by_title or not mentions(sentence, names, pairs)):
+            return problem  # "the minister" after two ministers: either could be meant
+        if mentions(sentence, names, pairs) or titled:
+            return []
+    return problem
+
+
+def _fits(word: str, actors: Sequence[Actor], names: Sequence[str]) -> bool:
+    """Whether a title's other word ("refugees", "Pakistani") is a word of the actors'
+    roles or grows from their names."""
+    if len(word) < 4:
+        return False
+    roles = {w for a in actors for w in re.findall(r"[^\W\d_]{4,}", a.role.casefold())}
+    stems = {w for n in names for w in re.findall(r"[^\W\d_]{4,}", n.casefold())}
+    return word in roles or any(word.startswith(s) for s in stems)
 
 
 def reference_problems(brief: ArticleBrief, article: Article) -> list[str]:

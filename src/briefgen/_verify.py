@@ -360,14 +360,14 @@ class ItemIndex:
 
     def label(self, group: FigureGroup) -> Relation | None:
         """The relation a figure group's values decide, or None to keep the model's (a time
-        series, or members that do not resolve): all equal or agreeing within rounding and
-        hedges → consistent; otherwise internal_discrepancy within one article, else
-        conflicting. A model's label is advice; the numbers decide."""
-        if group.relation == "timeline":
-            return None
+        series of values at different dates, or members that do not resolve): all equal or
+        agreeing within rounding and hedges → consistent; otherwise internal_discrepancy
+        within one article, else conflicting. A model's label is advice; the numbers decide."""
         members, problems = self._members(group.members, "F")
         if problems or len(members) < 2:
             return None
+        if group.relation == "timeline" and len({m.item.as_of for m in members}) > 1:
+            return None  # values at different dates: a series, not one amount
         if len({m.item.unit.strip().casefold() for m in members}) > 1:
             return None  # feet and centimetres: numbers alone cannot decide; the model's stands
         if figures_agree([m.item for m in members]):
@@ -386,6 +386,9 @@ class ItemIndex:
             problems.append(f"{breakdown.total!r} is both the total and a part")
         if not problems and len({f.item.unit.casefold() for f in found}) > 1:
             problems.append("its total and parts count different units")
+        spans = [interval(f.item.value, f.item.qualifier) for f in found]
+        if not problems and len({s[2] for s in spans if s is not None}) > 1:
+            problems.append("its total and parts mix percentages and counts")
         return problems
 
     def issue_problems(self, issue: CorpusIssue) -> list[str]:

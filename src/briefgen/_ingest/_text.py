@@ -340,7 +340,8 @@ class _Page:
         if body:
             self.first, self.last = body[0], body[-1]
         # The headline: the first line of three words or more that does not end as a
-        # sentence does and is not furniture; at the latest, the article's first line.
+        # sentence does (nor with a colon, which leads into what follows) and is not
+        # furniture; at the latest, the article's first line.
         self.headline = next(
             (
                 i
@@ -348,6 +349,7 @@ class _Page:
                 if len(_words(self.lines[i])) >= 3
                 and (len(_words(self.lines[i])) >= 4 or not _labels(self.lines[i]))
                 and not _SENTENCE_END.search(self.lines[i])
+                and not self.lines[i].rstrip().endswith(":")
                 and self._vocabulary(i) is None
                 and self._label(i) in (None, "repeat", "label")
             ),
@@ -498,8 +500,11 @@ class _Page:
             return None  # a list item or a heading of the article: its own words
         if len(re.findall(r"\w+", line)) <= 1 and not line.endswith(":"):
             return "label"  # "Welcome!", "Swipe.", "2.": a word of a widget, a counter
-        if self.outside(i) and len(words) < 4 and not _FACT.match(line):
-            return "label"  # the outlet's name, a section name, a lone word of a widget
+        short_claim = bool(_SENTENCE_END.search(line) and re.search(r"\d", line))
+        if self.outside(i) and len(words) < 4 and not _FACT.match(line) and not short_claim:
+            # The outlet's name, a section name, a lone word of a widget — not a short
+            # sentence that states a number ("500 went home.").
+            return "label"
         if not self.outside(i) and len(words) >= 6 and sum(self.prose[self.first : i]) >= 2:
             # Too long for a subheading and not a sentence, past the article's opening (where
             # it would be a dek): the headline of another story, linked from inside this one.
