@@ -17,6 +17,7 @@ import typer
 
 from briefgen import __version__
 from briefgen._cache import Cache
+from briefgen._cli_store import register as register_state_commands
 from briefgen._disk import check_writable, write_whole
 from briefgen._document import Document, build
 from briefgen._errors import BriefgenError, ConfigError, InputError, PartialError, StrictError
@@ -426,6 +427,9 @@ def _report(run: Run, document: Document, model: str, seconds: float, verbose: b
 def schema() -> None:
     """Print the JSON Schema of `summarize --format json`."""
     typer.echo(json.dumps(Document.model_json_schema(), indent=2))
+
+
+register_state_commands(app)
 
 
 def main() -> None:
