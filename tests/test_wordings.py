@@ -51,6 +51,7 @@ VAGUE_ACCEPT = [
     ("A few hundred thousand people are still without power.", "a few hundred thousand"),
     ("Half a dozen ministers resigned on Friday.", "half a dozen"),
     ("A couple of dozen families refused to leave.", "a couple of dozen"),
+    ("A half-dozen shelters were opened in Baton Rouge.", "a half-dozen"),
 ]
 VAGUE_REJECT = [
     ("Of the 1,500 families told to register, only a few dozen have done so.", "dozens"),
@@ -59,6 +60,7 @@ VAGUE_REJECT = [
     ("Two dozen patients were evacuated from the hospital.", "a dozen"),
     ("Half a dozen ministers resigned on Friday.", "a dozen"),
     ("A few hundred thousand people are still without power.", "a few hundred"),
+    ("Test scores fell at 40 schools last year.", "scores"),
 ]
 
 
@@ -129,6 +131,7 @@ NAME_ACCEPT = [
     ("Officials at the red cross opened 12 shelters.", "Red Cross"),
     ("U.N. officials said 3,000 families had returned.", "UN"),
     ("The UN said 3,000 families had returned.", "U.N."),
+    ("Vice President J.D. Vance spoke in Ohio.", "J. D. Vance"),
     ("Johnson & Johnson said it would pay $5 million.", "Johnson and Johnson"),
 ]
 NAME_REJECT = [
@@ -174,6 +177,17 @@ NAMED_LATER_ACCEPT = [
         2,
     ),
 ]
+NAMED_LATER_ACCEPT.append(
+    (
+        [
+            "Health Secretary Robert F. Kennedy Jr. spoke on Monday.",
+            "Kennedy said it would change.",
+        ],
+        "Robert F. Kennedy Jr.",
+        "person",
+        2,
+    )
+)
 NAMED_LATER_REJECT = [
     (
         ["Fighting spread on Monday.", "Kakar said the plan would go ahead."],
@@ -310,6 +324,9 @@ AS_OF_REJECT = [
         "2021-05",
         "2022-01-10",
     ),
+    ("Last year, 3,000 migrants crossed the border.", "3,000", "2024-05", "2024-05-02"),
+    ("The 2020 census counted 3.4 million residents.", "3.4 million", "2024-05", "2024-05-02"),
+    ("Since 2021, 500,000 Afghans have returned.", "500,000", "2021", "2024-10-03"),
 ]
 
 
@@ -371,6 +388,8 @@ UNREADABLE = [
     "Article 001 (001_a.txt), 3 sentences:",
     "…, —, ;",
     "—",
+    "S1, S2 and S3",
+    "null",
 ]
 
 
@@ -451,6 +470,8 @@ DISAGREE = [
     [("10", None), ("14", None)],  # a bare count is exact: a crash killed 10, or 14
     [("100", None), ("149", None)],
     [("half a million", None), ("600,000", None)],
+    [("20,000", "nearly"), ("12,000", None)],
+    [("1,000", "about"), ("1,900", None)],
 ]
 
 
@@ -627,6 +648,21 @@ MISATTRIBUTED = [
         "caretaker prime minister",
         [2],
         [("Tom Lee", "person")],
+    ),
+    # Words given to someone else, about the holder.
+    (
+        ["“The plan will fail,” Graves said of Edwards’s proposal."],
+        "John Bel Edwards",
+        "governor",
+        [1],
+        [("Garret Graves", "person", "congressman")],
+    ),
+    (
+        ["Rep. Garret Graves criticised Edwards, saying the levee plan would fail."],
+        "John Bel Edwards",
+        "governor",
+        [1],
+        [("Garret Graves", "person", "congressman")],
     ),
     # Two ministers named, and "the minister" could be either.
     (

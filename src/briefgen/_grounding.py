@@ -247,8 +247,8 @@ _VAGUE = re.compile(
     r"|(?P<hundreds>hundreds) of (?P<hunit>thousands|millions|billions)"
     r"|(?P<few>a few|several|a couple(?: of)?) (?P<funit>dozen|hundred|thousand|million|billion)"
     r"(?: (?P<fscale>thousand|million|billion))?"
-    r"|half a (?P<half>dozen)"
-    r"|(?P<plural>dozens|scores|hundreds|thousands|millions|billions)"
+    r"|(?:half a |a half[- ])(?P<half>dozen)"
+    r"|(?P<plural>dozens|scores(?= of|\s*$)|hundreds|thousands|millions|billions)"
     r"|(?P<handful>a handful)"
     r"|(?P<one>a (?:dozen|score)))\b",
     re.IGNORECASE,
@@ -431,6 +431,7 @@ def _canon(text: str) -> str:
     folded = _undot(normalize_text(text)).replace("&", " and ").casefold()
     folded = re.sub(r"(?<=\w)'s\b|(?<=s)'(?!\w)", "", folded)
     folded = re.sub(r"[^\w]+", " ", folded)
+    folded = re.sub(r"\b(\w) (?=\w\b)", r"\1", folded)  # "J. D. Vance" is "JD Vance"
     return re.sub(r"\s+", " ", folded).strip()
 
 
@@ -629,7 +630,10 @@ def contradicts(text: str, iso: str, value: str | None = None) -> list[str]:
 # --- prose that is prose ----------------------------------------------------------------
 
 # Atomic groups and possessive quantifiers: a model's "S1.S2.S3...." must not backtrack.
-_ID_ONLY = re.compile(r"^[\s\[\](),;.]*+(?:(?>S\d++|[\w-]+\.[AFPDS]\d++)[\s\[\](),;.]*+)++$")
+_ID_ONLY = re.compile(
+    r"^(?:[\s\[\](),;.]|\band\b)*+(?:(?>S\d++|[\w-]+\.[AFPDS]\d++)(?:[\s\[\](),;.]|\band\b)*+)++$"
+)
+_PLACEHOLDER = frozenset({"null", "none", "n/a", "na", "undefined", "nan", "true", "false", "tbd"})
 # A JSON fragment: braces, a key's colon, or a string that opens on a quote and a comma —
 # not quoted words in a list ('calls it "cruel", "unlawful"').
 _JSON = re.compile(r"[{}]|\"\s*:|^\s*\"?\s*,\s*\"")
@@ -660,6 +664,8 @@ def unreadable(text: str, sentence: bool = False, names: str | None = None) -> s
     article writes it as one ("Opposes NATO" is a sentence; "Kakar Haq" is not)."""
     if _ID_ONLY.match(text):
         return "is an id, not words"
+    if text.strip().strip(".").casefold() in _PLACEHOLDER:
+        return "is a placeholder, not words"
     if _JSON.search(text):
         return "is a fragment of JSON, not words"
     if _PROMPT_ECHO.search(text):
@@ -756,15 +762,19 @@ def interval(value: str, qualifier: str | None = None) -> tuple[Decimal, Decimal
     scale = hit.scale or Decimal(1)
     value_ = q.value
     # A bare number is exact as written (10 is not 14); only a number written with a scale
-    # word ("2.8 million") or a hedge may be rounded at its last significant digit.
+    # word ("2.8 million") or a hedge may be rounded at its last significant digit — and
+    # never by more than a tenth of itself ("about 1,000" is 900–1,100, not 0–2,000).
     rounded = hit.scale is not None or bool(hedge)
     if hit.in_words and hit.scale is None:
         unit = Decimal(1)  # "six", "two dozen": counted in ones
     else:  # "2.8 million", "half a million": rounded at the last digit written
         unit = (_rounding_unit(hit.number) if rounded else Decimal(1)) * scale
+    if value_:
+        unit = min(unit, abs(value_) / 10)
     half = unit / 2
     # Rounding intervals are half-open: the upper end is taken a hair below, so 3,500 and
-    # 3,600 written "about" do not meet at their shared edge.
+    # 3,600 written "about" do not meet at their shared edge. A bound ("more than 1,000",
+    # "nearly 3,500") includes its number: two reports of one count often differ so.
     hair = unit / 1000
     if hedge in _ABOUT:
         return value_ - unit, value_ + unit, q.percent
@@ -774,6 +784,8 @@ def interval(value: str, qualifier: str | None = None) -> tuple[Decimal, Decimal
         return Decimal(0), value_, q.percent
     if hedge in _ABOVE:  # "more than 1,000" is above 1,000: a floor, not a rounding
         return value_, _INFINITY, q.percent
+    if not rounded:
+        return value_, value_, q.percent
     return value_ - half, value_ + half - hair, q.percent
 
 

@@ -185,8 +185,9 @@ class Actor(_Model):
         whole = " ".join(article.sentences)
         pairs = declared_acronyms(whole)
         names = [self.name, *self.aliases]
-        if self.kind == "person" and mentions(whole, [self.name], pairs):
-            names += self.name.split()[-1:]  # named in full once, then by surname
+        last = surname(self.name) if self.kind == "person" else None
+        if last and mentions(whole, [self.name], pairs):
+            names.append(last)  # named in full once, then by surname
         if not mentions(" ".join(cited), names, pairs):
             raise ValueError(f"actor {self.name!r} is not named in the sentences it cites")
         absent = [a for a in self.aliases if not mentions(whole, [a], pairs)]
@@ -455,6 +456,27 @@ def publication_problem(published: Published, article: Article) -> str | None:
     return None
 
 
+_STARTING_POINT = re.compile(
+    r"\b(?:since|from|starting in|beginning in)\s+(?:(?:early|mid|late)[- ]?)?"
+    r"(?:[A-Za-z]+\.?\s+)?(?:\d{1,2},?\s+)?(?:19|20)\d\d\b",
+    re.IGNORECASE,
+)
+
+
+# "Last year, 3,000 crossed" — not "since the crackdown began last year", a starting point.
+_LAST_YEAR = re.compile(
+    r"^(?:(?!\b(?:since|began|begun|started|after)\b).)*\b(?:last|past|previous) year\b",
+    re.IGNORECASE,
+)
+# Where one clause ends and another, perhaps of another date, begins: "Last year, Pakistan
+# launched a crackdown, and more than 500,000 have returned so far."
+_CLAUSES = re.compile(r",\s+(?:and|but|while)\s+|;|\s[-–—]\s")
+_DATED_COUNT = re.compile(
+    r"\bthe ((?:19|20)\d\d) (?:census|survey|count|poll|estimate|report|study|tally)\b",
+    re.IGNORECASE,
+)
+
+
 def as_of_problem(figure: Figure, published: Published, article: Article) -> str | None:
     """Why a figure's as-of date is not supported, if it is not.
 
@@ -466,9 +488,19 @@ def as_of_problem(figure: Figure, published: Published, article: Article) -> str
     published = page_published(article) or published
     year = published.date[:4] if published.date else None
     text = " ".join(article.sentence(i) for i in figure.sentences)
-    if states_date(text, figure.as_of, year):
+    # "Since 2021, 500,000 have returned": 2021 is where the count starts, not its date.
+    dating = _STARTING_POINT.sub(" ", text)
+    if states_date(dating, figure.as_of, year):
         return None
     claimed = contradicts(text, figure.as_of, figure.value)
+    # "Last year, 3,000 crossed"; "the 2020 census counted": dates the sentence gives the
+    # count without a preposition.
+    own = [c for c in _CLAUSES.split(text) if supports_value(figure.value, [c])]
+    if year and own and _LAST_YEAR.search(own[0]):
+        if figure.as_of == str(int(year) - 1):
+            return None
+        claimed = claimed or [str(int(year) - 1)]
+    claimed = claimed or [m[1] for m in _DATED_COUNT.finditer(text) if m[1] != figure.as_of[:4]]
     if claimed:
         return (
             f"as_of {figure.as_of} contradicts its cited sentences, which date it "
@@ -516,7 +548,12 @@ _ATTRIBUTES = re.compile(
     r"\b(?:said|says|say|told|tells|wrote|writes|added|adds|stated|declared|argued|insisted|"
     r"according to)\b|:\s*$|:\s*[“\"]"
 )
-_VERB = r"(?:said|says|say|told|tells|wrote|writes|added|adds|stated|declared|argued|insisted)"
+_VERB = (
+    r"(?:said|says|say|saying|told|tells|wrote|writes|added|adds|stated|declared|argued|"
+    r"insisted|warned|urged|critici[sz]ed|accused|denied|claimed|noted|vowed|pledged|"
+    r"announced|dismissed|rejected|responded|replied|countered|indicated|suggested|"
+    r"signall?ed|remarks|statement|comments)"
+)
 _HE = re.compile(r"\b(?:he|she|his|her|him)\b", re.IGNORECASE)
 _THEY = re.compile(r"\b(?:they|their|them)\b", re.IGNORECASE)
 # Where a role's head noun ends: "mayor of the city" is a mayor, "spokeswoman for the
@@ -526,14 +563,22 @@ _ROLE_TAIL = re.compile(
 )
 
 
+def surname(name: str) -> str | None:
+    """The surname of a person's full name: "Kakar" for "Anwaar-ul-Haq Kakar", "Kennedy"
+    for "Robert F. Kennedy Jr."; None for a single name."""
+    parts = [p for p in name.split() if not _SUFFIX.match(p)]
+    return parts[-1] if len(parts) > 1 else None
+
+
+_SUFFIX = re.compile(r"^(?:Jr|Sr|II|III|IV|MP|PhD)\.?,?$", re.IGNORECASE)
+
+
 def _names_of(actor: Actor) -> list[str]:
     """The names an actor may be called by: its name, aliases and, for a person named in
-    full, the surname alone ("Kakar" for "Anwaar-ul-Haq Kakar")."""
+    full, the surname alone."""
     names = [actor.name, *actor.aliases]
-    parts = actor.name.split()
-    if actor.kind == "person" and len(parts) > 1:
-        names.append(parts[-1])
-    return names
+    last = surname(actor.name) if actor.kind == "person" else None
+    return [*names, last] if last else names
 
 
 def _title(role: str) -> str | None:
@@ -544,6 +589,14 @@ def _title(role: str) -> str | None:
     return words[-1] if words else None
 
 
+# Verbs whose speaker may follow them ("..., said Lee"); "criticised Lee" names its object.
+_INVERTED = (
+    r"(?:said|says|wrote|writes|added|adds|stated|noted|argued|insisted|warned|according to)"
+)
+# "said of Edwards", "told about Lee": whom the words are about, not whose they are.
+_TOPIC = r"(?:of|about|on|to|at|against|with)\b"
+
+
 def _attributes_to(text: str, names: Sequence[str]) -> bool:
     """Whether `text` attributes words to one of `names`: "Lee said", "said Lee",
     "according to Lee", "Lee told reporters"."""
@@ -551,8 +604,8 @@ def _attributes_to(text: str, names: Sequence[str]) -> bool:
     for name in names:
         n = re.escape(normalize_text(name).casefold())
         if re.search(
-            rf"\b{n}(?:'s)?\s+(?:\w+\s+){{0,2}}{_VERB}\b|\b(?:{_VERB}|according to)\s+"
-            rf"(?:\w+\s+){{0,3}}{n}\b",
+            rf"\b{n}(?:'s)?[)\]'\"]*\s+(?:\w+\s+){{0,2}}{_VERB}\b|\b{_INVERTED}\s+"
+            rf"(?:(?!{_TOPIC})\w+\s+){{0,3}}{n}\b",
             folded,
         ):
             return True
@@ -584,15 +637,27 @@ def attribution_problems(
 
     cited = sorted(set(position.sentences))
     said = text(cited)
-    if mentions(said, names, pairs):
-        return []
     shown = ", ".join(f"S{i}" for i in cited)
     problem = [
         f"its cited sentences {shown} do not name {position.actor!r} or refer to them; cite "
         "the sentence that says who holds it"
     ]
-    if any(_attributes_to(said, _names_of(a)) for a in others):
-        return problem
+
+    # Words the sentence gives to someone else ("..., Graves said of Edwards's plan") are
+    # not the holder's, though it names them.
+    def someone_elses(i: int) -> bool:
+        sentence = text([i])
+        return any(_attributes_to(sentence, _names_of(a)) for a in others) and not (
+            _attributes_to(sentence, names)
+        )
+
+    if all(someone_elses(i) for i in cited):
+        return [
+            f"its cited sentences {shown} give these words to someone other than "
+            f"{position.actor!r}; cite the sentence that says who holds it"
+        ]
+    if mentions(said, names, pairs):
+        return []
     if not _ATTRIBUTES.search(said):
         # Words attributed by the sentence beside them: "Kakar wrote:" / "..., he said."
         beside = {j for i in cited for j in (i - 1, i + 1)} - set(cited)

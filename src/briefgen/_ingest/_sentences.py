@@ -41,5 +41,8 @@ def _ends_with_abbreviation(text: str) -> bool:
     stripped = text.rstrip("\"'”’)]")
     if not stripped.endswith("."):
         return False
-    word = stripped[:-1].rsplit(maxsplit=1)[-1].lower().lstrip("\"'“‘([")
-    return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
+    written = stripped[:-1].rsplit(maxsplit=1)[-1].lstrip("\"'“‘([")
+    word = written.lower()
+    # An initial ("F."), dotted capitals ("J.D."): part of a name, not a sentence's end.
+    initials = re.fullmatch(r"(?:[A-Z]\.)+[A-Z]", written) is not None
+    return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()) or initials
