@@ -4,7 +4,10 @@ errors that name the fix, preflight before anything is paid for, and nothing los
 from __future__ import annotations
 
 import json
+import os
 import socket
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -162,17 +165,21 @@ def test_a_damaged_cache_entry_is_one_warning_then_replaced(
 ) -> None:
     code, _, _ = summarize(script(), str(folder))
     assert code == 0
-    cache = Path(__import__("os").environ["BRIEFGEN_DIR"]) / "cache"
-    entries = sorted(cache.rglob("*.json"))
-    assert len(entries) == 2
-    entries[0].write_bytes(damage.encode("utf-8", "surrogateescape"))
+    database = Path(os.environ["BRIEFGEN_DIR"]) / "briefgen.sqlite3"
+    with closing(sqlite3.connect(database)) as con, con:
+        keys = [k for (k,) in con.execute("SELECT key FROM cache WHERE kind = 'article'")]
+        assert len(keys) == 2
+        damaged = damage.encode("utf-8", "surrogateescape")
+        con.execute("UPDATE cache SET value = ? WHERE key = ?", (damaged, keys[0]))
     answers = script()
     code, _, err = summarize(answers, str(folder))
     assert code == 0, err
     warnings = [line for line in err.splitlines() if "warning" in line]
     assert len(warnings) == 1 and "is unusable" in warnings[0] and "Traceback" not in err
     assert sum(answers.counts.get(k, 0) for k in ("001", "002")) == 1
-    assert json.loads(entries[0].read_text(encoding="utf-8"))["brief"]["title"]
+    with closing(sqlite3.connect(database)) as con:
+        (value,) = con.execute("SELECT value FROM cache WHERE key = ?", (keys[0],)).fetchone()
+    assert json.loads(value)["brief"]["title"]
 
 
 def test_verbose_without_a_terminal_prints_a_line_per_article(folder: Path) -> None:

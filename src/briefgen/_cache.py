@@ -1,8 +1,12 @@
-"""A content-addressed store of verified article briefs, so a rerun never pays twice.
+"""briefgen's state: one SQLite file holding the cache of verified answers, so a rerun never
+pays twice, and a log of every model call, so a user can see what each run asked and cost.
 
-The key is a hash of the model and the exact prompts sent (which contain the article), so
-a changed article, template or model is a miss. Entries hold only what the model answered,
-never a key or header. Writes are atomic: a crash leaves the old entry or none.
+Cache keys hash the model and the exact prompts sent (which contain the article), so a
+changed article, template or model is a miss. Entries hold only what the model answered;
+the log holds model names, file names and numbers, with anything that looks like a key
+removed. WAL mode and a busy timeout let two runs share the file; every write is one short
+transaction, so a crash leaves the old state or the new one. Only this module opens the
+database: its schema is the list of migrations below.
 """
 
 from __future__ import annotations
@@ -10,13 +14,77 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from briefgen._disk import check_writable, write_whole
 from briefgen._errors import InputError
+from briefgen._secrets import redact
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "1"  # part of every key: bump it to retire entries whose shape changed
+FILENAME = "briefgen.sqlite3"
+BUSY_SECONDS = 10.0  # how long a write waits for another run's transaction to end
+
+Kind = Literal["article", "corpus", "merge"]
+KINDS: tuple[Kind, ...] = ("article", "corpus", "merge")
+
+# Each entry brings the schema from the previous version to the next; `PRAGMA user_version`
+# counts how many have run. Append only: a released migration never changes.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (  # 1: the cache
+        """CREATE TABLE cache (
+            key TEXT PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('article', 'corpus', 'merge')),
+            value TEXT NOT NULL,
+            stored TEXT NOT NULL
+        )""",
+    ),
+    (  # 2: the call log
+        """CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            started TEXT NOT NULL,
+            finished TEXT,
+            model TEXT NOT NULL,
+            endpoint TEXT NOT NULL,
+            articles INTEGER NOT NULL,
+            outcome TEXT
+        )""",
+        """CREATE TABLE calls (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs (id),
+            time TEXT NOT NULL,
+            model TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('article', 'corpus', 'merge')),
+            subject TEXT NOT NULL,
+            prompt_tokens INTEGER NOT NULL,
+            cached_tokens INTEGER NOT NULL,
+            completion_tokens INTEGER NOT NULL,
+            cost REAL,
+            cached INTEGER NOT NULL,
+            outcome TEXT NOT NULL
+        )""",
+        "CREATE INDEX calls_by_run ON calls (run_id)",
+    ),
+)
+
+# A run's totals count only the calls that were paid for; one unpriced call makes the
+# run's cost unknown rather than quietly too low.
+_SUMMARY = """
+SELECT r.id, r.started, r.finished, r.model, r.endpoint, r.articles, r.outcome,
+    COALESCE(SUM(c.cached = 0), 0) AS calls,
+    COALESCE(SUM(c.cached = 1), 0) AS cache_hits,
+    COALESCE(SUM(CASE WHEN c.cached = 0 THEN c.prompt_tokens END), 0) AS prompt_tokens,
+    COALESCE(SUM(CASE WHEN c.cached = 0 THEN c.cached_tokens END), 0) AS cached_tokens,
+    COALESCE(SUM(CASE WHEN c.cached = 0 THEN c.completion_tokens END), 0) AS completion_tokens,
+    COALESCE(SUM(CASE WHEN c.cached = 0 THEN c.cost END), 0.0) AS cost,
+    COALESCE(SUM(c.cached = 0 AND c.cost IS NULL), 0) AS unpriced
+FROM runs AS r LEFT JOIN calls AS c ON c.run_id = r.id
+"""
 
 
 class CacheEntryError(ValueError):
@@ -28,19 +96,37 @@ class CacheEntryError(ValueError):
 
 
 def default_dir() -> Path:
-    """`$BRIEFGEN_DIR/cache`, else the user's cache folder."""
+    """`$BRIEFGEN_DIR`, else the user's cache folder."""
     root = os.environ.get("BRIEFGEN_DIR")
     if root:
-        return Path(root) / "cache"
+        return Path(root)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "briefgen"
 
 
 class Cache:
-    """JSON files named by the hash of what was asked."""
+    """The state database: cached answers by the hash of what was asked, and the call log.
+
+    Safe to share between threads. Every method but `get` raises OSError when the database
+    cannot be used, and InputError when a newer briefgen wrote it.
+    """
 
     def __init__(self, directory: Path | None = None) -> None:
-        self.directory = directory or default_dir()
+        self.path = (directory or default_dir()) / FILENAME
+        self._lock = threading.Lock()
+        self._con: sqlite3.Connection | None = None
+
+    def __enter__(self) -> Cache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
 
     def key(self, model: str, *prompts: str) -> str:
         digest = hashlib.sha256(f"{SCHEMA_VERSION}\0{model}".encode())
@@ -48,29 +134,39 @@ class Cache:
             digest.update(b"\0" + prompt.encode())
         return digest.hexdigest()
 
-    def path(self, key: str) -> Path:
-        return self.directory / key[:2] / f"{key}.json"
+    def where(self, key: str) -> str:
+        """Where an entry lives, for a message."""
+        return f"cache entry {key[:12]} in {self.path}"
 
     def check(self) -> None:
-        """InputError, before anything is paid for, if the cache folder cannot be written."""
+        """InputError, before anything is paid for, if the database cannot be written."""
         try:
-            check_writable(self.directory)
+            with self._session(write=True):
+                pass
         except OSError as err:
             raise InputError(
-                f"cache folder {self.directory} cannot be written ({err.strerror or err}); "
+                f"state database {self.path} cannot be written ({err.strerror or err}); "
                 "set BRIEFGEN_DIR to a writable folder or pass --no-cache."
             ) from err
 
+    # --- the cache --------------------------------------------------------------------------
+
     def get(self, key: str) -> dict[str, Any] | None:
         """The entry stored under `key`, None if there is none; CacheEntryError if it is
-        damaged (the next `put` replaces it)."""
-        path = self.path(key)
+        damaged or cannot be read (the next `put` replaces it)."""
         try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+            with self._session() as con:
+                row = con.execute(
+                    "SELECT CAST(value AS BLOB) FROM cache WHERE key = ?", (key,)
+                ).fetchone()
+        except OSError as err:
+            raise CacheEntryError(f"unreadable: {err}") from err
+        if row is None:
             return None
-        except (OSError, UnicodeDecodeError) as err:
-            raise CacheEntryError(f"unreadable: {type(err).__name__}") from err
+        try:
+            text = bytes(row[0]).decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise CacheEntryError("unreadable: not UTF-8") from err
         try:
             data = json.loads(text)
         except ValueError as err:
@@ -79,5 +175,207 @@ class Cache:
             raise CacheEntryError("not a JSON object")
         return data
 
-    def put(self, key: str, value: dict[str, Any]) -> None:
-        write_whole(self.path(key), json.dumps(value, ensure_ascii=False, sort_keys=True))
+    def put(self, key: str, value: dict[str, Any], kind: Kind = "article") -> None:
+        _check_kind(kind)
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+        with self._session(write=True) as con:
+            con.execute(
+                "INSERT OR REPLACE INTO cache (key, kind, value, stored) VALUES (?, ?, ?, ?)",
+                (key, kind, text, _now()),
+            )
+
+    # --- the call log -----------------------------------------------------------------------
+
+    def start_run(self, model: str, endpoint: str, articles: int) -> int:
+        """Log a run's start; its id, for `log_call` and `finish_run`."""
+        with self._session(write=True) as con:
+            cursor = con.execute(
+                "INSERT INTO runs (started, model, endpoint, articles) VALUES (?, ?, ?, ?)",
+                (_now(), _clean(model), _clean(endpoint), articles),
+            )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def log_call(
+        self,
+        run_id: int,
+        *,
+        model: str,
+        kind: Kind,
+        subject: str,
+        prompt_tokens: int = 0,
+        cached_tokens: int = 0,
+        completion_tokens: int = 0,
+        cost: float | None = None,
+        cached: bool = False,
+        outcome: str = "ok",
+    ) -> None:
+        """Log one call, or one answer taken from the cache (`cached`); `cost` None if the
+        model's price is unknown."""
+        _check_kind(kind)
+        with self._session(write=True) as con:
+            con.execute(
+                "INSERT INTO calls (run_id, time, model, kind, subject, prompt_tokens,"
+                " cached_tokens, completion_tokens, cost, cached, outcome)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    _now(),
+                    _clean(model),
+                    kind,
+                    _clean(subject),
+                    prompt_tokens,
+                    cached_tokens,
+                    completion_tokens,
+                    cost,
+                    int(cached),
+                    _clean(outcome),
+                ),
+            )
+
+    def finish_run(self, run_id: int, outcome: str) -> None:
+        with self._session(write=True) as con:
+            con.execute(
+                "UPDATE runs SET finished = ?, outcome = ? WHERE id = ?",
+                (_now(), _clean(outcome), run_id),
+            )
+
+    def runs(self, limit: int = 10) -> list[dict[str, Any]]:
+        """The latest runs, newest first, each with the totals of its calls."""
+        with self._session() as con:
+            rows = con.execute(f"{_SUMMARY} GROUP BY r.id ORDER BY r.id DESC LIMIT ?", (limit,))
+            return [_summary(row) for row in rows]
+
+    def run(self, run_id: int) -> dict[str, Any] | None:
+        """One run with the totals of its calls, as in `runs`; None if there is none."""
+        with self._session() as con:
+            row = con.execute(f"{_SUMMARY} WHERE r.id = ? GROUP BY r.id", (run_id,)).fetchone()
+            return None if row is None else _summary(row)
+
+    def calls(self, run_id: int) -> list[dict[str, Any]]:
+        """The calls of one run, in the order they were logged."""
+        with self._session() as con:
+            rows = con.execute("SELECT * FROM calls WHERE run_id = ? ORDER BY id", (run_id,))
+            return [{**dict(row), "cached": bool(row["cached"])} for row in rows]
+
+    # --- the whole file ---------------------------------------------------------------------
+
+    def info(self) -> dict[str, Any]:
+        """Where the database is, its size in bytes, its cache entries by kind, and how many
+        runs and calls it has logged."""
+        with self._session() as con:
+            counts = dict(con.execute("SELECT kind, COUNT(*) FROM cache GROUP BY kind"))
+            runs = con.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+            calls = con.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+        files = (self.path, self.path.with_name(f"{FILENAME}-wal"))
+        return {
+            "path": str(self.path),
+            "size": sum(f.stat().st_size for f in files if f.exists()),
+            "entries": {kind: counts.get(kind, 0) for kind in KINDS},
+            "runs": runs,
+            "calls": calls,
+        }
+
+    def clear(self, what: str = "cache") -> int:
+        """Delete every cache entry and, for "all", the call log too; how many cache
+        entries were deleted."""
+        if what not in ("cache", "all"):
+            raise ValueError(f"clear what? {what!r} is neither 'cache' nor 'all'")
+        with self._session(write=True) as con:
+            deleted = con.execute("DELETE FROM cache").rowcount
+            if what == "all":
+                con.execute("DELETE FROM calls")
+                con.execute("DELETE FROM runs")
+        return deleted
+
+    # --- the connection ---------------------------------------------------------------------
+
+    @contextmanager
+    def _session(self, write: bool = False) -> Iterator[sqlite3.Connection]:
+        """The connection, held alone; a write is one transaction, committed whole or not at
+        all. OSError if the database cannot be used."""
+        with self._lock:
+            try:
+                con = self._connect()
+                if not write:
+                    yield con
+                    return
+                con.execute("BEGIN IMMEDIATE")  # take the write lock now, waiting if busy
+                try:
+                    yield con
+                    con.execute("COMMIT")
+                except BaseException:
+                    if con.in_transaction:
+                        con.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as err:
+                raise OSError(str(err)) from err
+
+    def _connect(self) -> sqlite3.Connection:
+        """The open connection, opening the file (and bringing its schema up to date) on
+        first use. The caller holds the lock."""
+        if self._con is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            con = sqlite3.connect(
+                self.path, timeout=BUSY_SECONDS, isolation_level=None, check_same_thread=False
+            )
+            try:
+                con.row_factory = sqlite3.Row
+                con.execute("PRAGMA journal_mode = WAL")
+                con.execute("PRAGMA foreign_keys = ON")
+                _migrate(con, self.path)
+            except BaseException:
+                con.close()
+                raise
+            weakref.finalize(self, con.close)  # a Cache dropped unclosed closes its file
+            self._con = con
+        return self._con
+
+
+def _migrate(con: sqlite3.Connection, path: Path) -> None:
+    """Apply the migrations `con`'s database lacks, all in one transaction; InputError if
+    it is newer than this briefgen."""
+
+    def version() -> int:
+        found = int(con.execute("PRAGMA user_version").fetchone()[0])
+        if found > len(MIGRATIONS):
+            raise InputError(
+                f"state database {path} was written by a newer briefgen (schema {found}, this "
+                f"one knows {len(MIGRATIONS)}); upgrade briefgen, or set BRIEFGEN_DIR to "
+                "another folder."
+            )
+        return found
+
+    if version() == len(MIGRATIONS):
+        return
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        for script in MIGRATIONS[version() :]:  # read again: another run may have migrated
+            for statement in script:
+                con.execute(statement)
+        con.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def _summary(row: sqlite3.Row) -> dict[str, Any]:
+    run = dict(row)
+    if run.pop("unpriced"):
+        run["cost"] = None
+    return run
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
+
+
+def _clean(text: str) -> str:
+    """`text` with the run's key, and anything that looks like a key, removed."""
+    return redact(text, [os.environ.get("OPENAI_API_KEY") or ""])
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from enum import StrEnum
@@ -22,13 +23,14 @@ from briefgen._disk import check_writable, write_whole
 from briefgen._document import Document, build
 from briefgen._errors import BriefgenError, ConfigError, InputError, PartialError, StrictError
 from briefgen._ingest import Article, load
-from briefgen._llm import DEFAULT_MAX_TOKENS, DEFAULT_MODEL, DEFAULT_TIMEOUT, Settings
+from briefgen._llm import DEFAULT_MAX_TOKENS, DEFAULT_MODEL, DEFAULT_TIMEOUT, Settings, Usage
 from briefgen._pipeline import (
     DEFAULT_CONTEXT_BUDGET,
     DEFAULT_MAX_ARTICLE_TOKENS,
     Pipeline,
     Run,
 )
+from briefgen._prices import Price, load_prices, unknown_price_hint
 from briefgen._prompts import Prompts
 from briefgen._render import to_json, to_markdown
 from briefgen._secrets import redact
@@ -107,8 +109,15 @@ def summarize(
         Path | None, typer.Option(help="Folder with your own copies of the templates.")
     ] = None,
     concurrency: Annotated[
-        int, typer.Option(min=1, max=64, help="Articles asked about at once.")
-    ] = 4,
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            envvar="BRIEFGEN_CONCURRENCY",
+            help="Requests at once, at most; halved on each 429 and raised again as calls "
+            "succeed. 16 suits OpenAI's first usage tier; 1 for a local model on a CPU.",
+        ),
+    ] = 16,
     context_budget: Annotated[
         int,
         typer.Option(
@@ -119,10 +128,23 @@ def summarize(
         ),
     ] = DEFAULT_CONTEXT_BUDGET,
     no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Ask the model even for articles seen before.")
+        bool,
+        typer.Option(
+            "--no-cache",
+            help="Ask the model even for articles seen before; read and write no state "
+            "(the run is not logged).",
+        ),
     ] = False,
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit 1 if any item failed verification.")
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Count the calls and prompt tokens the run would make (cache hits are "
+            "free), estimate the rest and the cost, and call nothing.",
+        ),
     ] = False,
     timeout: Annotated[
         float,
@@ -178,6 +200,7 @@ def summarize(
         no_cache=no_cache,
         strict=strict,
         verbose=verbose,
+        dry_run=dry_run,
     )
     try:
         _summarize(request)
@@ -213,6 +236,7 @@ class _Request:
     no_cache: bool
     strict: bool
     verbose: bool
+    dry_run: bool = False
 
 
 def _fail(err: BaseException, code: int, hint: str = "") -> None:
@@ -272,23 +296,30 @@ def _summarize(request: _Request) -> None:
         raise InputError("--replay and --record exclude each other; give one.")
     settings = _settings(request)
     started = time.monotonic()
-    # Recording and replaying must see every call, so they bypass the cache.
+    # Recording and replaying must see every call, so they bypass the cache; a replay calls
+    # nothing, so it is not logged either.
+    # --no-cache touches no state at all (so it is the way round an unwritable BRIEFGEN_DIR).
     bypass = request.no_cache or request.replay or request.record
-    cache = None if bypass else Cache()
+    store = None if request.replay or request.no_cache else Cache()
+    cache = None if bypass else store
     # Preflight: every path this run will write is checked before anything is paid for.
     if request.output:
         _check_writable(request.output, "output")
     if request.record:
         _check_writable(request.record, "recording")
-    if cache is not None:
-        cache.check()
+    if store is not None:
+        store.check()
+    prices = load_prices()
     excluded = [p for p in (request.output, request.record) if p]
     articles = load(request.paths, exclude=excluded, warn=_warn)
     if request.verbose:
         for article in articles:
             typer.echo(f"briefgen: {_cleaning_report(article)}", err=True)
     prompts = Prompts(request.prompts)
-    run = _run_with_progress(request, settings, prompts, cache, articles)
+    if request.dry_run:
+        _dry_run(request, settings, prompts, cache, articles, prices)
+        return
+    run = _run_with_progress(request, settings, prompts, cache, articles, store, prices)
     document = build(run.result)
     text = to_json(document) if request.fmt is Format.json else to_markdown(document)
     if request.output:
@@ -300,7 +331,7 @@ def _summarize(request: _Request) -> None:
         typer.echo(f"briefgen: failed: {failed.file}: {failed.reason}", err=True)
     for failure in document.incomplete:
         typer.echo(f"briefgen: failed: {failure}", err=True)
-    _report(run, document, settings.model, time.monotonic() - started, request.verbose)
+    _report(run, document, settings.model, prices, time.monotonic() - started, request.verbose)
     if document.failed or document.incomplete:
         parts = []
         if document.failed:
@@ -328,9 +359,17 @@ def _run_with_progress(
     prompts: Prompts,
     cache: Cache | None,
     articles: list[Article],
+    store: Cache | None = None,
+    prices: Mapping[str, Price] | None = None,
 ) -> Run:
     from rich.console import Console
-    from rich.progress import Progress  # only the CLI draws progress
+    from rich.progress import (  # only the CLI draws progress
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     from briefgen._replay import recording, replaying
 
@@ -340,21 +379,36 @@ def _run_with_progress(
     elif request.record:
         tape = recording(request.record, secrets=[settings.api_key or ""])
     console = Console(stderr=True)
-    bar = Progress(transient=True, console=console, disable=not console.is_terminal)
-    # The bar counts calls: one per article and one for the corpus, plus every re-ask and
-    # retry as it happens, so a slow or flaky endpoint still shows life.
-    task = bar.add_task("Asking", total=len(articles) + 1)
-    tally = {"read": 0, "failed": 0}
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        transient=True,
+        console=console,
+        disable=not console.is_terminal,
+    )
+    # The bar counts articles done of all; beside it, failures, retries and re-asks as they
+    # happen (so a slow or flaky endpoint still shows life) and the time so far.
+    task = bar.add_task("Articles", total=len(articles), status="")
+    tally = {"failed": 0, "retry": 0, "reask": 0, "throttle": 0}
+
+    def show() -> None:
+        parts = [f"{tally['failed']} failed", f"{tally['retry']} retries"]
+        parts += [f"{tally['reask']} re-asks"] if tally["reask"] else []
+        parts += ["slowed for rate limits"] if tally["throttle"] else []
+        bar.update(task, status=", ".join(parts))
 
     def listener(event: str) -> None:
-        if event == "call":
-            bar.advance(task)
-        else:
-            bar.update(task, total=(bar.tasks[0].total or 0) + 1)
+        if event in tally:
+            tally[event] += 1
+            show()
 
     def done(result: ArticleResult, seconds: float) -> None:
-        tally["failed" if result.failure else "read"] += 1
-        bar.update(task, description=f"Asking ({tally['read']} read, {tally['failed']} failed)")
+        tally["failed"] += result.failure is not None
+        bar.advance(task)
+        show()
         if request.verbose:
             if result.failure:
                 line = f"failed ({result.failure})"
@@ -377,6 +431,8 @@ def _run_with_progress(
         listener=listener,
         done=done,
         warn=_warn,
+        log=store,
+        prices=prices,
     )
     with tape, bar:
         return asyncio.run(pipeline.run(articles))
@@ -404,23 +460,67 @@ def _cleaning_report(article: Article) -> str:
     )
 
 
-def _report(run: Run, document: Document, model: str, seconds: float, verbose: bool) -> None:
+def _report(
+    run: Run,
+    document: Document,
+    model: str,
+    prices: Mapping[str, Price],
+    seconds: float,
+    verbose: bool,
+) -> None:
     u = run.usage
-    cost = u.cost(model)
+    cost = u.cost(model, prices)
     shown = f"${cost:.4f}" if cost is not None else "unknown for this model"
     levels = f" in {u.levels} corpus levels" if u.levels > 1 else ""
     failed = f", {len(document.failed)} failed" if document.failed else ""
+    cached = (
+        f" ({u.cached_tokens} prompt tokens from the provider's cache)" if u.cached_tokens else ""
+    )
     typer.echo(
         f"briefgen: {len(document.articles)} articles{failed}, {u.calls} calls{levels}, "
         f"{u.reasks} re-asks, {u.retries} retries, "
-        f"{u.cache_hits} cache hits, {u.prompt_tokens}+{u.completion_tokens} tokens, "
+        f"{u.cache_hits} cache hits, {u.prompt_tokens}+{u.completion_tokens} tokens{cached}, "
         f"cost {shown}, {document.verification.verified} items verified, "
         f"{len(document.verification.dropped)} dropped, {seconds:.1f}s",
         err=True,
     )
+    if cost is None and u.calls:
+        typer.echo(f"briefgen: {unknown_price_hint(model)}", err=True)
     if verbose:
         for d in document.verification.dropped:
             typer.echo(f"briefgen: dropped {d.where}: {d.reason}", err=True)
+
+
+def _dry_run(
+    request: _Request,
+    settings: Settings,
+    prompts: Prompts,
+    cache: Cache | None,
+    articles: list[Article],
+    prices: Mapping[str, Price],
+) -> None:
+    """Print what the run would ask and cost; call nothing, write nothing."""
+    pipeline = Pipeline(
+        settings,
+        prompts=prompts,
+        cache=cache,
+        context_budget=request.context_budget,
+        max_article_tokens=request.max_article_tokens,
+    )
+    e = pipeline.estimate(articles)
+    usage = Usage(prompt_tokens=e.prompt_tokens, completion_tokens=e.completion_tokens)
+    cost = usage.cost(settings.model, prices)
+    shown = f"about ${cost:.4f}" if cost is not None else "unknown for this model"
+    typer.echo(
+        f"briefgen: dry run: {e.articles} articles, {e.cache_hits} answered by the cache; "
+        f"{e.calls} article calls and about {e.corpus_calls} corpus calls; "
+        f"{e.prompt_tokens:,} prompt tokens (article calls counted, corpus estimated), "
+        f"about {e.completion_tokens:,} completion tokens; cost {shown} with "
+        f"{settings.model}; nothing was called",
+        err=True,
+    )
+    if cost is None:
+        typer.echo(f"briefgen: {unknown_price_hint(settings.model)}", err=True)
 
 
 @app.command()

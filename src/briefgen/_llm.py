@@ -31,13 +31,14 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from briefgen._errors import ModelError, ReplayMissError
+from briefgen._prices import DEFAULT_PRICES, Price, cost, price_for
 from briefgen._secrets import redact, redact_url
 
 M = TypeVar("M", bound=BaseModel)
@@ -50,13 +51,6 @@ DEFAULT_TIMEOUT = 120.0
 # Completion tokens a call may use: the most gpt-4o and gpt-4o-mini can write, about twelve
 # times the longest seed article's brief and room for a corpus answer over a full budget.
 DEFAULT_MAX_TOKENS = 16_384
-# USD per million tokens (input, output), for the estimate on stderr only.
-PRICES: dict[str, tuple[float, float]] = {
-    "gpt-4o-mini": (0.15, 0.60),
-    "gpt-4o": (2.50, 10.00),
-    "gpt-4.1-mini": (0.40, 1.60),
-    "gpt-4.1": (2.00, 8.00),
-}
 _ERRORS_SHOWN = 40  # validation errors sent back in one re-ask, so a re-ask stays bounded
 _ERROR_CHARS = 6_000
 _CONTEXT_LENGTH = re.compile(
@@ -76,6 +70,7 @@ class Usage:
     reasks: int = 0
     retries: int = 0  # requests sent again after a 429, 5xx, timeout or unusable body
     prompt_tokens: int = 0
+    cached_tokens: int = 0  # prompt tokens the provider served from its prompt cache
     completion_tokens: int = 0
     cache_hits: int = 0
     levels: int = 1  # corpus synthesis levels: 2 or more when the briefs exceeded the budget
@@ -85,14 +80,21 @@ class Usage:
         self.reasks += other.reasks
         self.retries += other.retries
         self.prompt_tokens += other.prompt_tokens
+        self.cached_tokens += other.cached_tokens
         self.completion_tokens += other.completion_tokens
         self.cache_hits += other.cache_hits
 
-    def cost(self, model: str) -> float | None:
-        price = PRICES.get(model)
+    def cost(self, model: str, prices: Mapping[str, Price] | None = None) -> float | None:
+        """USD, with prompt-cache tokens at their own price; None for a model with none."""
+        price = price_for(model, DEFAULT_PRICES if prices is None else prices)
         if price is None:
             return None
-        return (self.prompt_tokens * price[0] + self.completion_tokens * price[1]) / 1e6
+        return cost(
+            price,
+            prompt_tokens=self.prompt_tokens,
+            cached_tokens=self.cached_tokens,
+            completion_tokens=self.completion_tokens,
+        )
 
 
 @dataclass
@@ -125,7 +127,7 @@ class Settings:
         return redact_url(self.base_url or DEFAULT_BASE_URL)
 
 
-Listener = Callable[[str], None]  # told "call", "retry" or "reask" as they happen
+Listener = Callable[[str], None]  # told "call", "retry", "reask" or "throttle" as they happen
 
 # The usage of the question being asked in this task, for the transport to count requests.
 _asking: contextvars.ContextVar[Usage | None] = contextvars.ContextVar("asking", default=None)
@@ -148,6 +150,44 @@ class _Outcome:
         return "too_long" if self.failure.startswith("too long") else "failed"
 
 
+class AdaptiveLimit:
+    """How many requests may be in flight, fitted to the endpoint: halved on each 429, and
+    raised by one again after as many successes in a row as the limit (additive increase,
+    multiplicative decrease), never above the `--concurrency` asked for. A rate-limited run
+    thus backs off as a whole instead of every task retrying at full width."""
+
+    def __init__(self, most: int, listener: Listener) -> None:
+        self.most = self.limit = max(1, most)
+        self.listener = listener
+        self.active = 0
+        self._successes = 0
+        self._freed = asyncio.Condition()
+
+    async def __aenter__(self) -> None:
+        async with self._freed:
+            await self._freed.wait_for(lambda: self.active < self.limit)
+            self.active += 1
+
+    async def __aexit__(self, *exc: object) -> None:
+        async with self._freed:
+            self.active -= 1
+            self._freed.notify_all()
+
+    def throttled(self) -> None:
+        if self.limit > 1:
+            self.limit = max(1, self.limit // 2)
+            self.listener("throttle")
+        self._successes = 0
+
+    async def succeeded(self) -> None:
+        self._successes += 1
+        if self._successes >= self.limit and self.limit < self.most:
+            self.limit += 1
+            self._successes = 0
+            async with self._freed:
+                self._freed.notify_all()
+
+
 def _transport_classes() -> tuple[type[Any], type[Exception]]:
     """The deadline transport and the error it raises for an endpoint that answers nothing
     (built on first use: httpx2 and openai are imported only when a run starts)."""
@@ -165,10 +205,13 @@ def _transport_classes() -> tuple[type[Any], type[Exception]]:
         """Bounds each request start to finish, counts it, and lets a timed-out one be sent
         once more only."""
 
-        def __init__(self, inner: Any, timeout: float, listener: Listener) -> None:
+        def __init__(
+            self, inner: Any, timeout: float, listener: Listener, limit: AdaptiveLimit
+        ) -> None:
             self.inner = inner
             self.timeout = timeout
             self.listener = listener
+            self.limit = limit
             self.timed_out: set[str] = set()
             self.answered = 0
 
@@ -182,7 +225,7 @@ def _transport_classes() -> tuple[type[Any], type[Exception]]:
                 self.listener("retry")
             key = hashlib.sha256(request.content).hexdigest()
             try:
-                async with asyncio.timeout(self.timeout):
+                async with self.limit, asyncio.timeout(self.timeout):
                     response = await self.inner.handle_async_request(request)
                     try:
                         body = await response.aread()  # decoded: the encoding goes below
@@ -201,6 +244,10 @@ def _transport_classes() -> tuple[type[Any], type[Exception]]:
             finally:
                 self.listener("call")
             self.answered += 1
+            if response.status_code == 429:
+                self.limit.throttled()
+            elif response.status_code < 400:
+                await self.limit.succeeded()
             headers = [
                 (k, v)
                 for k, v in response.headers.multi_items()
@@ -224,7 +271,11 @@ class Extractor:
     """Asks the model for a pydantic model, re-asking with validation errors."""
 
     def __init__(
-        self, settings: Settings, transport: Any = None, listener: Listener | None = None
+        self,
+        settings: Settings,
+        transport: Any = None,
+        listener: Listener | None = None,
+        concurrency: int = 16,
     ) -> None:
         # instructor logs every failed attempt at ERROR; briefgen reports failures itself,
         # in one line, and its logs must never echo request contents.
@@ -232,6 +283,8 @@ class Extractor:
         self.settings = settings
         self.listener: Listener = listener or (lambda _: None)
         self._transport = transport
+        self.concurrency = concurrency
+        self.limit: AdaptiveLimit | None = None
         self._client: Any = None
         self._http: Any = None
         self._silent: type[Exception] = Exception
@@ -245,8 +298,9 @@ class Extractor:
 
         deadline, self._silent = _transport_classes()
         inner = self._transport or httpx2.AsyncHTTPTransport()
+        self.limit = AdaptiveLimit(self.concurrency, self.listener)
         self._http = httpx2.AsyncClient(
-            transport=deadline(inner, self.settings.timeout, self.listener),
+            transport=deadline(inner, self.settings.timeout, self.listener, self.limit),
             timeout=self.settings.timeout,
         )
         client = openai.AsyncOpenAI(
@@ -382,9 +436,14 @@ class Extractor:
 
 
 def _add_usage(usage: Usage, total: Any) -> None:
-    for name in ("prompt_tokens", "completion_tokens"):
+    details = getattr(total, "prompt_tokens_details", None)
+    for name, source in (
+        ("prompt_tokens", total),
+        ("completion_tokens", total),
+        ("cached_tokens", details),
+    ):
         try:
-            reported = int(getattr(total, name, 0) or 0)
+            reported = int(getattr(source, name, 0) or 0)
         except (TypeError, ValueError):  # an endpoint's odd usage block costs nothing here
             continue
         setattr(usage, name, getattr(usage, name) + reported)
@@ -582,3 +641,13 @@ def _endpoint_failure(err: BaseException, settings: Settings) -> str | None:
             )
         return f"the endpoint rejected the request ({status}: {said})"
     return None
+
+
+def schema_tokens(model: type[BaseModel]) -> int:
+    """Tokens of the tool schema sent with every call for `model`, as compact JSON."""
+    import instructor
+
+    from briefgen._tokens import count_tokens
+
+    schema: Any = instructor.openai_schema(model).openai_schema  # type: ignore[attr-defined]
+    return count_tokens(json.dumps(schema, separators=(",", ":")))

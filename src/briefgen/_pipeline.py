@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import math
+import sqlite3
 import time
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,7 +24,9 @@ from briefgen._llm import (
     Extractor,
     Settings,
     Usage,
+    schema_tokens,
 )
+from briefgen._prices import DEFAULT_PRICES, Price
 from briefgen._prompts import Prompts
 from briefgen._schema import ActorGroup, ArticleBrief, CorpusBrief
 from briefgen._tokens import count_tokens
@@ -46,6 +51,27 @@ DEFAULT_CONTEXT_BUDGET = 96_000
 # and schema (about 2,500 tokens), a re-ask's previous answer (up to --max-tokens, 16,384)
 # and its errors (about 2,000), and room for the answer (16,384): 131,072 - 37,268 ≈ 90k.
 DEFAULT_MAX_ARTICLE_TOKENS = 90_000
+
+
+# How --dry-run estimates what it cannot count: an article's answer as a base plus a share of
+# its tokens (the seeds' hand-written briefs run 0.8–1.3 of the article; a terse model less),
+# the corpus prompt's line for a brief as a share of that answer, and a corpus answer.
+_ANSWER_BASE = 300
+_ANSWER_RATIO = 1.0
+_VIEW_RATIO = 0.45
+_CORPUS_ANSWER = 4_000
+
+
+@dataclass
+class Estimate:
+    """What a run would ask: calls not answered by the cache and their tokens."""
+
+    articles: int
+    calls: int = 0
+    corpus_calls: int = 0
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
 
 @dataclass
@@ -78,21 +104,28 @@ class Pipeline:
         settings: Settings,
         prompts: Prompts | None = None,
         cache: Cache | None = None,
-        concurrency: int = 4,
+        concurrency: int = 16,
         transport: Any = None,
         context_budget: int | None = None,
         max_article_tokens: int = DEFAULT_MAX_ARTICLE_TOKENS,
         listener: Listener | None = None,
         done: Done | None = None,
         warn: Warn | None = None,
+        log: Cache | None = None,
+        prices: Mapping[str, Price] | None = None,
     ) -> None:
         self.settings = settings
+        self.log = log  # the state database the calls are logged in, if any
+        self.prices = DEFAULT_PRICES if prices is None else prices
+        self.run_id: int | None = None
         self.prompts = prompts or Prompts()
         self.cache = cache
         self.concurrency = max(1, concurrency)
         self.context_budget = context_budget or DEFAULT_CONTEXT_BUDGET
         self.max_article_tokens = max_article_tokens
-        self.extractor = Extractor(settings, transport=transport, listener=listener)
+        self.extractor = Extractor(
+            settings, transport=transport, listener=listener, concurrency=self.concurrency
+        )
         self.done: Done = done or (lambda _r, _s: None)
         self.warn: Warn = warn or (lambda _: None)
         self.usage = Usage()
@@ -105,6 +138,10 @@ class Pipeline:
         article that fails, never costs the others again."""
         gate = asyncio.Semaphore(self.concurrency)
         self.failures = []
+        if self.log is not None:
+            self.run_id = self._logged(
+                self.log.start_run, self.settings.model, self.settings.url, len(articles)
+            )
 
         async def one(article: Article) -> ArticleResult:
             async with gate:
@@ -113,19 +150,97 @@ class Pipeline:
             self.done(result, time.monotonic() - started)
             return result
 
-        async with self.extractor:
-            results = await gather(one(a) for a in articles)
-            failed = [r for r in results if r.failure is not None]
-            read = [r for r in results if r.failure is None]
-            if not read:
-                first = failed[0]
-                raise ModelError(
-                    f"no article could be read; {first.article.name}: {first.failure}"
-                    + (f" (and {len(failed) - 1} more failed)" if len(failed) > 1 else "")
-                )
-            corpus = await self.synthesise(read)
+        outcome = "ended by an error"
+        try:
+            async with self.extractor:
+                results = await gather(one(a) for a in articles)
+                failed = [r for r in results if r.failure is not None]
+                read = [r for r in results if r.failure is None]
+                if not read:
+                    first = failed[0]
+                    raise ModelError(
+                        f"no article could be read; {first.article.name}: {first.failure}"
+                        + (f" (and {len(failed) - 1} more failed)" if len(failed) > 1 else "")
+                    )
+                corpus = await self.synthesise(read)
+            outcome = f"{len(failed)} of {len(results)} failed" if failed else "ok"
+        finally:
+            if self.log is not None and self.run_id is not None:
+                self._logged(self.log.finish_run, self.run_id, outcome)
         corpus.failed = failed
         return Run(result=corpus, usage=self.usage)
+
+    def _logged(self, write: Callable[..., T], *args: Any, **values: Any) -> T | None:
+        """A write to the call log; a log that cannot be written costs a warning, never
+        the run (and is not tried again)."""
+        if self.log is None:
+            return None
+        try:
+            return write(*args, **values)
+        except (OSError, sqlite3.Error) as err:
+            self.warn(f"could not write the call log ({_why(err)}); the run goes on")
+            self.log = None
+            return None
+
+    def _log_call(self, kind: str, subject: str, usage: Usage | None, outcome: str = "ok") -> None:
+        """One call in the log, or one answer from the cache (`usage` None)."""
+        if self.log is None or self.run_id is None:
+            return
+        spent = usage or Usage()
+        self._logged(
+            self.log.log_call,
+            self.run_id,
+            model=self.settings.model,
+            kind=kind,
+            subject=subject,
+            prompt_tokens=spent.prompt_tokens,
+            cached_tokens=spent.cached_tokens,
+            completion_tokens=spent.completion_tokens,
+            cost=spent.cost(self.settings.model, self.prices) if usage else 0.0,
+            cached=usage is None,
+            outcome="cache hit" if usage is None else outcome,
+        )
+
+    def estimate(self, articles: Sequence[Article]) -> Estimate:
+        """What running on `articles` would ask, without asking: every article call's prompt
+        counted (a cache hit is free), completions and the corpus step estimated."""
+        schema = schema_tokens(ArticleBrief)
+        estimate = Estimate(articles=len(articles))
+        views = []
+        for article in articles:
+            if self._too_long(article):
+                continue
+            system = self.prompts.render("extract_system.j2", article=article)
+            user = self.prompts.render("extract_user.j2", article=article)
+            if self.cache is not None:
+                key = self.cache.key(self.settings.model, system, user)
+                try:
+                    entry = self.cache.get(key)
+                    hit = _cached_result(entry, article)[0] if entry is not None else None
+                except (CacheEntryError, KeyError, TypeError, AttributeError, ValidationError):
+                    hit = None
+                if hit is not None:
+                    estimate.cache_hits += 1
+                    views.append(count_tokens(self._prompts("corpus", [brief_view(hit)])[1]))
+                    continue
+            article_tokens = count_tokens(article.numbered())
+            estimate.calls += 1
+            estimate.prompt_tokens += count_tokens(system) + count_tokens(user) + schema
+            answer = min(
+                self.settings.max_tokens, _ANSWER_BASE + int(article_tokens * _ANSWER_RATIO)
+            )
+            estimate.completion_tokens += answer
+            views.append(int(answer * _VIEW_RATIO))
+        # The corpus step: its briefs' lines in parts of the budget, then the merges.
+        base = count_tokens(self.prompts.render("corpus_system.j2")) + schema_tokens(CorpusBrief)
+        room = max(1, self.context_budget - base)
+        total = sum(views)
+        parts = max(1, math.ceil(total / room))
+        merges = 0 if parts == 1 else max(1, math.ceil(parts * _CORPUS_ANSWER / room))
+        estimate.corpus_calls = parts + merges
+        estimate.prompt_tokens += total + base * parts + (parts * _CORPUS_ANSWER + base) * merges
+        estimate.completion_tokens += _CORPUS_ANSWER * (parts + merges)
+        return estimate
 
     async def extract(self, article: Article) -> ArticleResult:
         """The verified brief of one article, from the cache or the model; a result with
@@ -138,21 +253,27 @@ class Pipeline:
         key = None
         if self.cache is not None:
             key = self.cache.key(self.settings.model, system, user)
-            cached = self._from_cache(key, article)
+            # Read off the event loop, so a thousand hits do not hold up a new article's
+            # request behind them.
+            entry = await asyncio.to_thread(self._cache_entry, key, article.name)
+            cached = self._from_cache(key, entry, article) if entry is not None else None
             if cached is not None:
+                self._log_call("article", article.name, None)
                 return cached
         answer = await self.extractor.ask(
             ArticleBrief, system, user, {"article": article}, label=f"article {article.name}"
         )
         self.usage.add(answer.usage)
         result = self._result(article, answer, count_tokens(system) + count_tokens(user))
+        outcome = f"failed: {result.failure}" if result.failure else "ok"
+        self._log_call("article", article.name, answer.usage, outcome)
         if self.cache is not None and key is not None and result.failure is None:
             dropped = [{"where": d.where, "reason": d.reason} for d in result.dropped]
             entry = {"brief": result.brief.model_dump(mode="json"), "dropped": dropped}
             try:
                 self.cache.put(key, entry)
-            except OSError as err:  # the brief is still good; only the next run pays again
-                self.warn(f"could not cache the brief of {article.name} ({err.strerror or err})")
+            except (OSError, sqlite3.Error) as err:  # the brief stands; only a rerun pays again
+                self.warn(f"could not cache the brief of {article.name} ({_why(err)})")
         return result
 
     def _too_long(self, article: Article) -> str | None:
@@ -169,21 +290,32 @@ class Pipeline:
             "with a larger context"
         )
 
-    def _from_cache(self, key: str, article: Article) -> ArticleResult | None:
-        """The cached result for `key`, re-verified; None (with a warning for a damaged
-        entry, which the fresh answer then replaces) if there is none to use."""
+    def _cache_entry(self, key: str, subject: str) -> dict[str, Any] | None:
+        """The cache entry under `key`, None (with a warning if it is damaged) if none."""
         assert self.cache is not None
         try:
-            entry = self.cache.get(key)
-            if entry is None:
-                return None
+            return self.cache.get(key)
+        except CacheEntryError as err:
+            self._unusable(key, subject, err.reason)
+            return None
+
+    def _unusable(self, key: str, subject: str, reason: str) -> None:
+        assert self.cache is not None
+        self.warn(
+            f"{self.cache.where(key)} for {subject} is unusable ({reason}); asking again "
+            "and replacing it"
+        )
+
+    def _from_cache(
+        self, key: str, entry: dict[str, Any], article: Article
+    ) -> ArticleResult | None:
+        """A cached result re-verified against the article; None (with a warning, and the
+        fresh answer then replaces it) if the entry is not one briefgen wrote."""
+        try:
             result, earlier = _cached_result(entry, article)
         except (CacheEntryError, KeyError, TypeError, AttributeError, ValidationError) as err:
             reason = err.reason if isinstance(err, CacheEntryError) else "not a cached brief"
-            self.warn(
-                f"cache entry {self.cache.path(key)} for {article.name} is unusable "
-                f"({reason}); asking again and replacing it"
-            )
+            self._unusable(key, article.name, reason)
             return None
         self.usage.cache_hits += 1
         result.dropped[:0] = earlier
@@ -238,7 +370,8 @@ class Pipeline:
             for chunk, (answer, lost) in zip(chunks, answers, strict=True):
                 dropped += lost
                 inputs = [u["brief"] for u in chunk if "brief" in u]
-                merged.append(partial_view(carry_over(answer, inputs, index), chunk, index))
+                whole = carry_over(expand(answer, inputs), inputs, index)
+                merged.append(partial_view(whole, chunk, index))
             if len(merged) == 1:
                 break
             units = merged
@@ -275,24 +408,49 @@ class Pipeline:
             return chunks, True
         chunks = self.partition(kind, units, singletons=False)
         if len(chunks) == len(units):
+            system, empty = self._prompts(kind, [], False)
+            sizes = sorted(self._unit_tokens(kind, u, False, empty) for u in units)
             raise BudgetError(
                 f"--context-budget {self.context_budget:,} is too small to merge any two "
-                "partial briefs; raise it."
+                f"partial briefs (the two smallest need {sizes[0]:,} and {sizes[1]:,} tokens "
+                f"besides {count_tokens(system) + count_tokens(empty):,} of instructions); "
+                "raise it."
             )
         return chunks, False
 
     def partition(
         self, kind: str, units: Sequence[dict[str, Any]], singletons: bool = True
     ) -> list[list[dict[str, Any]]]:
-        """`units` in order, cut into runs whose prompt fits the context budget."""
+        """`units` in order, cut into runs whose prompt fits the context budget.
+
+        Each unit's tokens are counted once (what it adds to an empty prompt), so cutting is
+        linear in the corpus. A corpus that fits is one run. Briefs that do not are cut where
+        the briefs themselves say (content-defined: after an article whose id hashes to a
+        multiple of a stride), or where the budget forces: adding an article then changes
+        only the run it falls in, so a re-run asks again for that run and the merges above
+        it, not for every run after it. Partial briefs are merged greedily, as many to a
+        call as fit, so every level merges.
+        """
+        system, empty = self._prompts(kind, [], singletons)
+        base = count_tokens(system) + count_tokens(empty)
+        costs = [self._unit_tokens(kind, u, singletons, empty) for u in units]
+        if base + sum(costs) <= self.context_budget:
+            return [list(units)]
+        stride = _stride(self.context_budget - base, sum(costs) / max(1, len(costs)))
         chunks: list[list[dict[str, Any]]] = [[]]
-        for unit in units:
-            grown = [*chunks[-1], unit]
-            if chunks[-1] and self._prompt_tokens(kind, grown, singletons) > self.context_budget:
+        size = base
+        for unit, cost in zip(units, costs, strict=True):
+            if chunks[-1] and size + cost > self.context_budget:
                 chunks.append([])
+                size = base
             chunks[-1].append(unit)
+            size += cost
+            if kind == "corpus" and _cut_after(unit["id"], stride):
+                chunks.append([])
+                size = base
+        chunks = [c for c in chunks if c]
         for chunk in chunks:
-            needed = self._prompt_tokens(kind, chunk, singletons)
+            needed = base + sum(self._unit_tokens(kind, u, singletons, empty) for u in chunk)
             if len(chunk) == 1 and needed > self.context_budget and kind == "corpus":
                 raise BudgetError(
                     f"--context-budget {self.context_budget:,} is too small: article "
@@ -300,12 +458,22 @@ class Pipeline:
                 )
         return chunks
 
+    def _unit_tokens(self, kind: str, unit: dict[str, Any], singletons: bool, empty: str) -> int:
+        """The tokens one unit adds to a prompt, counted once per unit and kind."""
+        key = (kind, singletons)
+        counted: dict[tuple[str, bool], int] = unit.setdefault("_tokens", {})
+        if key not in counted:
+            user = self._prompts(kind, [unit], singletons)[1]
+            counted[key] = count_tokens(user) - count_tokens(empty)
+        return int(counted[key])
+
     def _prompts(
         self, kind: str, units: Sequence[dict[str, Any]], singletons: bool = True
     ) -> tuple[str, str]:
         system = self.prompts.render(f"{kind}_system.j2")
         if kind == "corpus":
-            return system, self.prompts.render("corpus_user.j2", briefs=units)
+            user = self.prompts.render("corpus_user.j2", briefs=units, **corpus_sections(units))
+            return system, user
         user = self.prompts.render("merge_user.j2", partials=units, singletons=singletons)
         return system, user
 
@@ -325,12 +493,31 @@ class Pipeline:
     ) -> tuple[CorpusBrief, list[Dropped]]:
         system, user = self._prompts(kind, units, singletons)
         label = "the corpus brief" if where == "corpus" else f"the partial brief {where}"
-        answer = await self.extractor.ask(
-            CorpusBrief, system, user, {"check_corpus": index.check}, label=label
-        )
+        context = {"check_corpus": index.check}
+        key = None
+        if self.cache is not None:
+            # Keyed by its exact prompt: the same briefs in the same part ask nothing again.
+            key = self.cache.key(self.settings.model, system, user)
+            entry = await asyncio.to_thread(self._cache_entry, key, label)
+            if entry is not None:
+                try:
+                    cached = CorpusBrief.model_validate(entry["brief"], context=context)
+                    earlier = [
+                        Dropped(_text(d["where"]), _text(d["reason"])) for d in entry["dropped"]
+                    ]
+                except (KeyError, TypeError, ValidationError):
+                    self._unusable(key, label, "not a cached corpus brief")
+                else:
+                    self.usage.cache_hits += 1
+                    self._log_call(kind, label, None)
+                    return cached, earlier
+        answer = await self.extractor.ask(CorpusBrief, system, user, context, label=label)
         self.usage.add(answer.usage)
+        failed = f"failed: {answer.failure}" if answer.parsed is None else "ok"
+        self._log_call(kind, label, answer.usage, failed)
         if answer.parsed is not None:
             assert isinstance(answer.parsed, CorpusBrief)
+            self._store(key, answer.parsed, [], kind)
             return answer.parsed, []
         salvaged = [index.salvage(raw, where) for raw in answer.candidates]
         brief, dropped = max(
@@ -341,7 +528,41 @@ class Pipeline:
         failure = answer.failure or "no answer"
         if not salvaged or answer.kind != "invalid":
             self.failures.append(f"{label}: {failure}")
+        else:  # re-asks ran out: what was salvaged is paid for, and kept
+            self._store(key, brief, unique(dropped), kind)
         return brief, unique(dropped)
+
+    def _store(
+        self, key: str | None, brief: CorpusBrief, dropped: list[Dropped], kind: str
+    ) -> None:
+        if self.cache is None or key is None:
+            return
+        entry = {
+            "brief": brief.model_dump(mode="json"),
+            "dropped": [{"where": d.where, "reason": d.reason} for d in dropped],
+        }
+        try:
+            self.cache.put(key, entry, kind="corpus" if kind == "corpus" else "merge")
+        except (OSError, sqlite3.Error) as err:  # the brief stands; only a rerun pays again
+            self.warn(f"could not cache the {kind} brief ({_why(err)})")
+
+
+def _why(err: Exception) -> str:
+    return str(getattr(err, "strerror", None) or err)
+
+
+def _stride(room: int, mean: float) -> int:
+    """How many units a content-defined run holds on average: a quarter of what fits (so
+    that the partial briefs of several runs fit one merge), as a power of two so that a few
+    added or changed briefs rarely move it (and so every cut)."""
+    fits = max(1.0, room / max(mean, 1.0))
+    return max(2, 1 << max(0, int(math.log2(fits / 4))))
+
+
+def _cut_after(unit_id: str, stride: int) -> bool:
+    """Whether a run ends after this unit: its id's hash is a multiple of `stride`."""
+    digest = hashlib.sha256(unit_id.encode()).digest()
+    return int.from_bytes(digest[:8], "big") % stride == 0
 
 
 def _cached_result(entry: dict[str, Any], article: Article) -> tuple[ArticleResult, list[Dropped]]:
@@ -389,49 +610,70 @@ def _part_id(units: Sequence[dict[str, Any]]) -> str:
     return ids[0] if len(ids) == 1 else f"{ids[0]}-{ids[-1]}"
 
 
-def item_lines(result: ArticleResult) -> dict[str, str]:
-    """Every verified item of one article as a prompt line, by id (`001.F2 figure: ...`)."""
-    b, aid = result.brief, result.article.id
-
-    def cites(ids: Sequence[int]) -> str:
-        return f" [{', '.join(f'{aid}.S{i}' for i in ids)}]"
-
-    lines = {}
-    for n, a in enumerate(b.actors, start=1):
-        aliases = f"; also called {', '.join(a.aliases)}" if a.aliases else ""
-        lines[f"{aid}.A{n}"] = f"{aid}.A{n} actor: {a.name} ({a.kind}; {a.role}{aliases})"
-    for n, f in enumerate(b.figures, start=1):
-        qualifier = f"{f.qualifier} " if f.qualifier else ""
-        as_of = f"; as of {f.as_of}" if f.as_of else ""
-        lines[f"{aid}.F{n}"] = (
-            f"{aid}.F{n} figure: {qualifier}{f.value} {f.unit} — {f.measures}{as_of}"
-            f"{cites(f.sentences)}"
-        )
-    for n, p in enumerate(b.positions, start=1):
-        quote = f' Quote: "{p.quote}"' if p.quote else ""
-        lines[f"{aid}.P{n}"] = (
-            f"{aid}.P{n} position: {p.actor} on {p.issue}: {p.stance}{quote}{cites(p.sentences)}"
-        )
-    for n, d in enumerate(b.disputes, start=1):
-        sides = " | ".join(f"{s.actor}: {s.claim}" for s in d.sides)
-        lines[f"{aid}.D{n}"] = f"{aid}.D{n} dispute: {d.topic} — {sides}"
-    return lines
-
-
 def brief_view(result: ArticleResult) -> dict[str, Any]:
-    """One verified brief as the corpus prompt shows it: every item on a line with its id."""
-    b = result.brief
+    """One verified brief as the corpus step takes it: its items by id, and what the corpus
+    prompt says of the article itself."""
+    b, aid = result.brief, result.article.id
     published = b.published.date or "unknown"
     if b.published.date and b.published.inferred:
-        published += f" (inferred: {b.published.basis})"
+        published += " (inferred)"
     return {
-        "id": result.article.id,
+        "id": aid,
         "name": result.article.name,
         "title": b.title,
         "published": published,
-        "summary": b.summary,
-        "lines": list(item_lines(result).values()),
+        "actors": [(f"{aid}.A{n}", a) for n, a in enumerate(b.actors, start=1)],
+        "figures": [(f"{aid}.F{n}", f) for n, f in enumerate(b.figures, start=1)],
+        "positions": [(f"{aid}.P{n}", p) for n, p in enumerate(b.positions, start=1)],
+        "disputes": [(f"{aid}.D{n}", d) for n, d in enumerate(b.disputes, start=1)],
     }
+
+
+def _grouped(
+    units: Sequence[dict[str, Any]], field: str, key: Callable[[Any], str]
+) -> dict[str, list[tuple[str, Any]]]:
+    groups: dict[str, list[tuple[str, Any]]] = {}
+    for unit in units:
+        for item_id, item in unit[field]:
+            groups.setdefault(key(item).casefold(), []).append((item_id, item))
+    return groups
+
+
+def corpus_sections(units: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
+    """The items of the briefs in `units` as the corpus prompt lists them: across articles,
+    each name, measure and issue once with the ids under it. A story's people, counts and
+    questions recur article after article; written once, the corpus prompt stays a fraction
+    of the articles (and already shows what the step groups). Code adds back what the step
+    needs not see: the sentences cited, the words quoted."""
+    actors = []
+    for entries in _grouped(units, "actors", lambda a: a.name).values():
+        first = entries[0][1]
+        aliases = sorted({alias for _, a in entries for alias in a.aliases})
+        also = f"; also called {', '.join(aliases)}" if aliases else ""
+        ids, role = [], None
+        for item_id, actor in entries:  # a role shown where it differs from the one before
+            ids.append(item_id if actor.role == role else f"{item_id} ({actor.role})")
+            role = actor.role
+        actors.append(f"{first.name} ({first.kind}{also}): {', '.join(ids)}")
+    figures = []
+    for entries in _grouped(units, "figures", lambda f: f"{f.measures}\0{f.unit}").values():
+        first = entries[0][1]
+        values = [
+            f"{i} {f'{f.qualifier} ' if f.qualifier else ''}{f.value}"
+            + (f" as of {f.as_of}" if f.as_of else "")
+            for i, f in entries
+        ]
+        figures.append(f"{first.measures} ({first.unit}): {'; '.join(values)}")
+    positions = []
+    for entries in _grouped(units, "positions", lambda p: p.issue).values():
+        held = [f"{i} {p.actor}: {p.stance}{' (quoted)' if p.quote else ''}" for i, p in entries]
+        positions.append(f"{entries[0][1].issue}: {'; '.join(held)}")
+    disputes = [
+        f"{i} {d.topic}: " + " | ".join(f"{s.actor}: {s.claim}" for s in d.sides)
+        for unit in units
+        for i, d in unit["disputes"]
+    ]
+    return {"actors": actors, "figures": figures, "positions": positions, "disputes": disputes}
 
 
 def _compact(index: ItemIndex, item_id: str) -> str:
@@ -451,49 +693,49 @@ def _compact(index: ItemIndex, item_id: str) -> str:
     return f"{item_id}: {item}"
 
 
+# How many members of a group a merge prompt shows: the rest stand behind them, and code
+# adds them back to whatever group the merge puts a shown one in.
+_SHOWN = 3
+
+
 def partial_view(
     brief: CorpusBrief, units: Sequence[dict[str, Any]], index: ItemIndex
 ) -> dict[str, Any]:
-    """A (partial) corpus brief of `units` as a merge prompt shows it, compactly: its groups,
-    issues, disputes and events by id, the figures and positions they hold (each once), and
-    the figures of its articles that no group holds yet."""
+    """A (partial) corpus brief of `units` as a merge prompt shows it, compactly: each group,
+    issue, dispute and event once, with a few of its members standing for all (a merge
+    answers in those, and `expand` puts the rest back), and the figures of its articles
+    that no group holds yet. Its size grows with the groups, not with the articles."""
     articles = _articles(units)
-    shown: set[str] = set()
     out: list[str] = []
 
-    def items(ids: Sequence[str]) -> None:
-        for item_id in ids:
-            if item_id not in shown:
-                shown.add(item_id)
-                out.append(f"  {_compact(index, item_id)}")
+    def shown(ids: Sequence[str]) -> str:
+        more = f" (and {len(ids) - _SHOWN} more like them)" if len(ids) > _SHOWN else ""
+        return ", ".join(ids[:_SHOWN]) + more
 
     for g in brief.actors:
-        names = "; ".join(_compact(index, m) for m in g.members)
-        out.append(f"actor {g.name!r} = {', '.join(g.members)} ({names})")
+        names = sorted({n for m in g.members for n in _compact(index, m).split(" / ")})
+        out.append(f"actor {g.name!r} = {shown(g.members)}; named {'; '.join(names[:6])}")
     for f in brief.figure_groups:
         note = f" ({f.note})" if f.note else ""
-        out.append(f"figure group [{f.relation}] {f.metric!r}{note}: {', '.join(f.members)}")
-        items(f.members)
+        out.append(f"figure group [{f.relation}] {f.metric!r}{note}: {shown(f.members)}")
+        out += [f"  {_compact(index, m)}" for m in f.members[:_SHOWN]]
     for b in brief.breakdowns:
         out.append(f"breakdown {b.total} = {' + '.join(b.parts)}")
-        items([b.total, *b.parts])
     for i in brief.issues:
-        out.append(f"issue {i.issue!r}:")
-        items(i.positions)
+        out.append(f"issue {i.issue!r}: {shown(i.positions)}")
     for d in brief.disputes:
-        sides = " | ".join(f"{s.label}: {', '.join(s.positions)}" for s in d.sides)
+        sides = " | ".join(f"{s.label}: {shown(s.positions)}" for s in d.sides)
         settle = f" (would settle it: {d.settle})" if d.settle else ""
         out.append(f"dispute {d.topic!r}: {sides}{settle}")
-        items([p for s in d.sides for p in s.positions])
     for e in brief.timeline:
         out.append(f"event {e.date}: {e.event} [{', '.join(e.sources)}]")
     grouped = {m for g in brief.figure_groups for m in g.members}
     singletons = [
-        _compact(index, f"{r.article.id}.F{n}")
-        for r in index.results.values()
-        if r.article.id in articles
+        _compact(index, f"{article}.F{n}")
+        for article in articles
+        if (r := index.results.get(article)) is not None
         for n in range(1, len(r.brief.figures) + 1)
-        if f"{r.article.id}.F{n}" not in grouped
+        if f"{article}.F{n}" not in grouped
     ]
     return {
         "id": _part_id(units),
@@ -503,6 +745,58 @@ def partial_view(
         "singletons": singletons,
         "brief": brief,
     }
+
+
+def expand(final: CorpusBrief, partials: Sequence[CorpusBrief]) -> CorpusBrief:
+    """A merge answer with every member its partial briefs stand for: a group that holds a
+    shown member of a partial group holds all of that group's members (each once)."""
+    if not partials:
+        return final
+
+    def widen(ids: Sequence[str], groups: Iterable[Sequence[str]], taken: set[str]) -> list[str]:
+        behind = {m: list(g) for g in groups for m in g[:_SHOWN]}
+        out: list[str] = []
+        for item in ids:
+            for member in behind.get(item, [item]):
+                if member not in taken:
+                    taken.add(member)
+                    out.append(member)
+        return out
+
+    actors: set[str] = set()
+    figures: set[str] = set()
+    issues: set[str] = set()
+    actor_groups = [g.members for p in partials for g in p.actors]
+    figure_groups = [g.members for p in partials for g in p.figure_groups]
+    issue_groups = [i.positions for p in partials for i in p.issues]
+    sides = [s.positions for p in partials for d in p.disputes for s in d.sides]
+    return final.model_copy(
+        update={
+            "actors": [
+                g.model_copy(update={"members": widen(g.members, actor_groups, actors)})
+                for g in final.actors
+            ],
+            "figure_groups": [
+                g.model_copy(update={"members": widen(g.members, figure_groups, figures)})
+                for g in final.figure_groups
+            ],
+            "issues": [
+                i.model_copy(update={"positions": widen(i.positions, issue_groups, issues)})
+                for i in final.issues
+            ],
+            "disputes": [
+                d.model_copy(
+                    update={
+                        "sides": [
+                            s.model_copy(update={"positions": widen(s.positions, sides, set())})
+                            for s in d.sides
+                        ]
+                    }
+                )
+                for d in final.disputes
+            ],
+        }
+    )
 
 
 def _left_out(have: Sequence[T], more: Iterable[T], keys: Callable[[T], set[str]]) -> list[T]:
@@ -570,7 +864,7 @@ def summarize(
     base_url: str | None = None,
     api_key: str | None = None,
     prompts_dir: str | Path | None = None,
-    concurrency: int = 4,
+    concurrency: int = 16,
     cache: Cache | None = None,
     context_budget: int = DEFAULT_CONTEXT_BUDGET,
     timeout: float = DEFAULT_TIMEOUT,

@@ -6,7 +6,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from briefgen._errors import InputError
@@ -47,11 +47,15 @@ class Prompts:
         self._env = SandboxedEnvironment(
             undefined=StrictUndefined, keep_trailing_newline=False, autoescape=False
         )
+        self._compiled: dict[str, Template] = {}
 
     def render(self, name: str, **values: Any) -> str:
         path = self.directory / name
         try:
-            template = self._env.from_string(path.read_text(encoding="utf-8"))
+            template = self._compiled.get(name)
+            if template is None:  # compiled once per run, not once per call
+                template = self._env.from_string(path.read_text(encoding="utf-8"))
+                self._compiled[name] = template
             return template.render(**values).strip()
         except TemplateError as err:
             raise InputError(f"prompt template {path} failed to render: {err}") from err

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -63,6 +64,61 @@ IsoDate = Annotated[
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class _Answer(_Model):
+    """A root answer: the schema the model is sent is compact, built once per process.
+
+    Titles, descriptions and defaults are left out and each shape is written where it is
+    used: the field guidance lives in the system prompt, which is static and so cached by
+    providers, instead of costing some 1,400 tokens of schema on every call. Validation is
+    pydantic's own, unchanged.
+    """
+
+    @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        if args or kwargs:  # a caller asking for a particular rendering gets pydantic's
+            return super().model_json_schema(*args, **kwargs)
+        return dict(_compact_schema(cls))
+
+
+# What the compact schema leaves out: documentation (the system prompt carries it), and what
+# validation enforces anyway (an object with properties is an object; a list's minimum
+# length and a nested item's required fields are checked and re-asked like any other error).
+_LEFT_OUT = frozenset(
+    {"title", "description", "default", "additionalProperties", "$defs", "minItems"}
+)
+
+
+@lru_cache(maxsize=8)
+def _compact_schema(model: type[BaseModel]) -> dict[str, Any]:
+    full = BaseModel.model_json_schema.__func__(model)  # type: ignore[attr-defined]
+    defs = full.get("$defs", {})
+
+    def compact(node: Any) -> Any:
+        if isinstance(node, list):
+            return [compact(n) for n in node]
+        if not isinstance(node, dict):
+            return node
+        if "$ref" in node:
+            return compact(defs[node["$ref"].rsplit("/", 1)[-1]])
+        options = node.get("anyOf")
+        if options and {"type": "null"} in options and len(options) == 2:
+            (kept,) = (o for o in options if o != {"type": "null"})
+            return {**compact(kept), "type": [compact(kept)["type"], "null"]}
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key in _LEFT_OUT or (key == "type" and value == "object" and "properties" in node):
+                continue
+            if key == "required" and node is not full:
+                continue  # every field is asked for in the prompt, and a missing one re-asked
+            if key == "properties":
+                out[key] = {name: compact(v) for name, v in value.items()}
+            else:
+                out[key] = compact(value)
+        return out
+
+    return {"title": full["title"], "type": "object", **compact(full)}
 
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -318,7 +374,7 @@ class Published(_Model):
         return self
 
 
-class ArticleBrief(_Model):
+class ArticleBrief(_Answer):
     """What one article says, every item citing its sentences."""
 
     title: str = Field(description="The headline, or a short neutral title if there is none.")
@@ -810,7 +866,7 @@ class TimelineEvent(_Model):
     )
 
 
-class CorpusBrief(_Model):
+class CorpusBrief(_Answer):
     """The brief across all articles, answering in item ids only."""
 
     overview: str = Field(

@@ -9,8 +9,8 @@ Each recording starts the scripted endpoint (`tests/scripted.py`) on loopback an
 - `seeds`: `seeds/` → `seeds.yaml`, from `script/seeds/` (the analyst's answers for the demo);
 - `battery`: `tests/battery/articles/` → `battery.yaml`, from `script/battery/` (answers that
   are wrong on purpose, to prove each way of failing is caught);
-- `seeds-tree`: `seeds/` with `--context-budget 3500` → `seeds-tree.yaml`, from `script/seeds/`
-  and `script/seeds-tree/` (the corpus step in two parts and a merge);
+- `seeds-tree`: `seeds/` with `--context-budget 3000` → `seeds-tree.yaml`, from `script/seeds/`
+  and `script/seeds-tree/` (the corpus step in two parts, 000 and 001–004, and a merge);
 - `louisiana`: `samples/louisiana-2016/` (the second sample corpus: saved pages, text and
   HTML, junk left in) → `louisiana.yaml`, from `script/louisiana/`.
 
@@ -30,7 +30,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from scripted import MODEL, Script, load_script, serve  # noqa: E402
 
-TREE_BUDGET = "3500"  # prompt tokens: the seeds split into two parts, then one merge
+TREE_BUDGET = "3000"  # prompt tokens: the seeds split into two parts, then one merge
 
 SEEDS = ROOT / "seeds"
 # name: (articles, script folders, extra options)
