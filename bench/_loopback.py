@@ -388,7 +388,9 @@ def corpus_answer(text: str) -> dict[str, Any]:
     def add(bucket: dict[str, list[str]], key: str, ids: list[str]) -> None:
         bucket.setdefault(key, []).extend(i for i in ids if i not in bucket.get(key, []))
 
-    for line in text.splitlines():
+    # Only the briefs: the instructions above them name example ids ("001.A2").
+    start = re.search(r"(?m)^\d+ (?:article|partial) briefs follow", text)
+    for line in text[start.start() if start else 0 :].splitlines():
         ids = _ID.findall(line)
         actors = [i for i in ids if ".A" in i]
         figures = [i for i in ids if ".F" in i]

@@ -40,8 +40,10 @@ _QUOTE_MAP = str.maketrans(
 )
 
 
+@lru_cache(maxsize=16_384)
 def normalize_text(text: str) -> str:
-    """Text with quotes, dashes, ellipses and whitespace in one canonical form."""
+    """Text with quotes, dashes, ellipses and whitespace in one canonical form (cached: the
+    same sentences are checked item after item)."""
     text = unicodedata.normalize("NFKC", text).translate(_QUOTE_MAP)
     return re.sub(r"\s+", " ", text).strip()
 
@@ -304,7 +306,12 @@ def _scan(text: str, bare: bool = False) -> list[_Hit]:
 
 def find_quantities(text: str) -> list[Quantity]:
     """Every number in `text`, however it is written (907,391; 2.8 million; 84 per cent)."""
-    return [q for hit in _scan(normalize_text(text)) for q in hit.quantities()]
+    return list(_quantities(text))
+
+
+@lru_cache(maxsize=16_384)
+def _quantities(text: str) -> tuple[Quantity, ...]:
+    return tuple(q for hit in _scan(normalize_text(text)) for q in hit.quantities())
 
 
 @lru_cache(maxsize=256)
@@ -399,19 +406,11 @@ def mentions(text: str, names: Iterable[str], pairs: Iterable[tuple[str, str]] =
     """Whether any of `names` is named in `text`, as whole words, ignoring case, "the",
     possessives ("Nations’"), hyphens, quotes and spacing; `pairs` (acronym, expansion) that
     the article declares count as one name ("UN" is "United Nations")."""
-    tokens = set(re.findall(r"\w+", _undot(normalize_text(text))))
-    # An acronym counts only written in capitals: "who" is not WHO, "is" is not IS.
-    pairs = [(a, e) for a, e in pairs if a in tokens or _canon(e) in _canon(text)]
-    variants = {_canon(text)}
-    for acronym, expansion in pairs:
-        for v in list(variants):
-            variants.add(_swap(v, _canon(acronym), _canon(expansion)))
-            variants.add(_swap(v, _canon(expansion), _canon(acronym)))
-    padded = [f" {v} " for v in variants]
+    tokens, padded, found = _spellings(text, tuple(pairs))
     for name in names:
         stripped = _undot(name.strip())
         if stripped.isupper() and len(stripped) <= 8 and " " not in stripped:
-            if stripped in tokens or any(stripped == a for a, _ in pairs):
+            if stripped in tokens or any(stripped == a for a, _ in found):
                 return True
             continue  # an acronym is matched in capitals only
         wanted = re.sub(r"^the ", "", _canon(name))
@@ -425,6 +424,25 @@ def _undot(text: str) -> str:
     return re.sub(r"\b(?:[A-Z]\.){2,}", lambda m: m[0].replace(".", ""), text)
 
 
+@lru_cache(maxsize=4_096)
+def _spellings(
+    text: str, pairs: tuple[tuple[str, str], ...]
+) -> tuple[frozenset[str], tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """The words of `text` as written; `text` as names are compared — once as written, once
+    more for each declared acronym swapped with its expansion — padded with spaces; and the
+    declared pairs it uses."""
+    tokens = frozenset(re.findall(r"\w+", _undot(normalize_text(text))))
+    # An acronym counts only written in capitals: "who" is not WHO, "is" is not IS.
+    found = [(a, e) for a, e in pairs if a in tokens or _canon(e) in _canon(text)]
+    variants = {_canon(text)}
+    for acronym, expansion in found:
+        for v in list(variants):
+            variants.add(_swap(v, _canon(acronym), _canon(expansion)))
+            variants.add(_swap(v, _canon(expansion), _canon(acronym)))
+    return tokens, tuple(f" {v} " for v in variants), tuple(found)
+
+
+@lru_cache(maxsize=16_384)
 def _canon(text: str) -> str:
     """`text` as names are compared: folded case, dotted initials joined, "&" as "and",
     no possessive endings, hyphens and punctuation as spaces."""
@@ -644,6 +662,7 @@ _PROMPT_ECHO = re.compile(
 _DOTTED = re.compile(r"(?<![A-Za-z]\.)\b(?:[A-Za-z]\.){2,3}(?![A-Za-z]\.)")
 
 
+@lru_cache(maxsize=256)
 def proper_words(text: str) -> frozenset[str]:
     """Words `text` writes capitalised where a sentence does not begin: its names."""
     return frozenset(
@@ -655,6 +674,7 @@ def proper_words(text: str) -> frozenset[str]:
     )
 
 
+@lru_cache(maxsize=8_192)
 def unreadable(text: str, sentence: bool = False, names: str | None = None) -> str | None:
     """Why model-written `text` is not readable prose of the kind asked for — an id ("S1"),
     a JSON fragment (', "type"'), a run of letters and dots ("S.S.S.S."), an echo of the

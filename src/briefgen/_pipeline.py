@@ -253,11 +253,11 @@ class Pipeline:
         key = None
         if self.cache is not None:
             key = self.cache.key(self.settings.model, system, user)
-            # Read off the event loop, so a thousand hits do not hold up a new article's
-            # request behind them.
-            entry = await asyncio.to_thread(self._cache_entry, key, article.name)
-            cached = self._from_cache(key, entry, article) if entry is not None else None
+            # Read and re-verified off the event loop, so a thousand hits do not hold up a
+            # new article's request behind them.
+            cached = await asyncio.to_thread(self._from_cache, key, article)
             if cached is not None:
+                self.usage.cache_hits += 1
                 self._log_call("article", article.name, None)
                 return cached
         answer = await self.extractor.ask(
@@ -306,18 +306,19 @@ class Pipeline:
             "and replacing it"
         )
 
-    def _from_cache(
-        self, key: str, entry: dict[str, Any], article: Article
-    ) -> ArticleResult | None:
-        """A cached result re-verified against the article; None (with a warning, and the
+    def _from_cache(self, key: str, article: Article) -> ArticleResult | None:
+        """The cached result under `key`, re-verified against the article (nothing a cache
+        holds is trusted unchecked); None if there is none, or (with a warning, and the
         fresh answer then replaces it) if the entry is not one briefgen wrote."""
+        entry = self._cache_entry(key, article.name)
+        if entry is None:
+            return None
         try:
             result, earlier = _cached_result(entry, article)
         except (CacheEntryError, KeyError, TypeError, AttributeError, ValidationError) as err:
             reason = err.reason if isinstance(err, CacheEntryError) else "not a cached brief"
             self._unusable(key, article.name, reason)
             return None
-        self.usage.cache_hits += 1
         result.dropped[:0] = earlier
         result.dropped = unique(result.dropped)
         return result
@@ -730,13 +731,17 @@ def partial_view(
     for e in brief.timeline:
         out.append(f"event {e.date}: {e.event} [{', '.join(e.sources)}]")
     grouped = {m for g in brief.figure_groups for m in g.members}
-    singletons = [
-        _compact(index, f"{article}.F{n}")
-        for article in articles
-        if (r := index.results.get(article)) is not None
-        for n in range(1, len(r.brief.figures) + 1)
-        if f"{article}.F{n}" not in grouped
-    ]
+    loose: dict[str, list[str]] = {}  # the figures no group holds, by what they measure
+    for article in articles:
+        result = index.results.get(article)
+        for n, figure in enumerate(result.brief.figures if result else [], start=1):
+            if f"{article}.F{n}" not in grouped:
+                q = figure.qualifier
+                value = f"{q} {figure.value}" if q else figure.value
+                as_of = f" as of {figure.as_of}" if figure.as_of else ""
+                key = f"{figure.measures} ({figure.unit})"
+                loose.setdefault(key, []).append(f"{article}.F{n} {value}{as_of}")
+    singletons = [f"{key}: {'; '.join(values)}" for key, values in loose.items()]
     return {
         "id": _part_id(units),
         "articles": articles,

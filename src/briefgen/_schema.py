@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from briefgen._context import current
 from briefgen._grounding import (
     contradicts,
     declared_acronyms,
@@ -125,8 +126,8 @@ _M = TypeVar("_M", bound=BaseModel)
 
 
 def _article(info: ValidationInfo) -> Article | None:
-    context = info.context or {}
-    return context.get("article") if isinstance(context, dict) else None
+    article: Article | None = current(info.context).get("article")
+    return article
 
 
 def _cited(article: Article, ids: Sequence[int]) -> list[str]:
@@ -418,7 +419,7 @@ class ArticleBrief(_Answer):
             errors = err.errors()
             if article is None or not isinstance(data, dict) or not all(e["loc"] for e in errors):
                 raise
-            problems = brief_problems(_valid_part(data, info.context), article)
+            problems = brief_problems(_valid_part(data, current(info.context)), article)
             if not problems:
                 raise
             details: list[InitErrorDetails] = [
@@ -657,15 +658,17 @@ def _attributes_to(text: str, names: Sequence[str]) -> bool:
     """Whether `text` attributes words to one of `names`: "Lee said", "said Lee",
     "according to Lee", "Lee told reporters"."""
     folded = normalize_text(text).casefold()
-    for name in names:
-        n = re.escape(normalize_text(name).casefold())
-        if re.search(
-            rf"\b{n}(?:'s)?[)\]'\"]*\s+(?:\w+\s+){{0,2}}{_VERB}\b|\b{_INVERTED}\s+"
-            rf"(?:(?!{_TOPIC})\w+\s+){{0,3}}{n}\b",
-            folded,
-        ):
-            return True
-    return False
+    return any(_speaker(name).search(folded) for name in names)
+
+
+@lru_cache(maxsize=4_096)
+def _speaker(name: str) -> re.Pattern[str]:
+    """The pattern of `name` as the one whose words a sentence reports (compiled once)."""
+    n = re.escape(normalize_text(name).casefold())
+    return re.compile(
+        rf"\b{n}(?:'s)?[)\]'\"]*\s+(?:\w+\s+){{0,2}}{_VERB}\b|\b{_INVERTED}\s+"
+        rf"(?:(?!{_TOPIC})\w+\s+){{0,3}}{n}\b"
+    )
 
 
 def attribution_problems(
@@ -888,8 +891,7 @@ class CorpusBrief(_Answer):
 
     @model_validator(mode="after")
     def _grounded(self, info: ValidationInfo) -> CorpusBrief:
-        context = info.context if isinstance(info.context, dict) else {}
-        check = context.get("check_corpus")
+        check = current(info.context).get("check_corpus")
         if check is None:
             return self
         problems: list[str] = check(self)
