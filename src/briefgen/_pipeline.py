@@ -435,7 +435,12 @@ class Pipeline:
         system, empty = self._prompts(kind, [], singletons)
         base = count_tokens(system) + count_tokens(empty)
         costs = [self._unit_tokens(kind, u, singletons, empty) for u in units]
-        if base + sum(costs) <= self.context_budget:
+        # Counted one by one, briefs overstate a shared prompt (each name, measure and issue
+        # is written once there): near the budget, count the whole prompt once.
+        if base + sum(costs) <= self.context_budget or (
+            sum(costs) <= 3 * self.context_budget
+            and self._prompt_tokens(kind, units, singletons) <= self.context_budget
+        ):
             return [list(units)]
         stride = _stride(self.context_budget - base, sum(costs) / max(1, len(costs)))
         chunks: list[list[dict[str, Any]]] = [[]]
@@ -667,10 +672,13 @@ def corpus_sections(units: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
         figures.append(f"{first.measures} ({first.unit}): {'; '.join(values)}")
     positions = []
     for entries in _grouped(units, "positions", lambda p: p.issue).values():
-        held = [f"{i} {p.actor}: {p.stance}{' (quoted)' if p.quote else ''}" for i, p in entries]
+        stances: dict[str, list[str]] = {}  # the same stance, word for word, written once
+        for i, p in entries:
+            stances.setdefault(p.stance, []).append(f"{i} {p.actor}")
+        held = [f"{', '.join(who)}: {stance}" for stance, who in stances.items()]
         positions.append(f"{entries[0][1].issue}: {'; '.join(held)}")
     disputes = [
-        f"{i} {d.topic}: " + " | ".join(f"{s.actor}: {s.claim}" for s in d.sides)
+        f"{i} {d.topic}: {' vs '.join(s.actor for s in d.sides)}"
         for unit in units
         for i, d in unit["disputes"]
     ]
