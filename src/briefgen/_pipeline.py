@@ -136,7 +136,10 @@ class Pipeline:
 
         A verified brief is cached as soon as it arrives, so a run that ends early, or an
         article that fails, never costs the others again."""
-        gate = asyncio.Semaphore(self.concurrency)
+        # Twice as many articles under way as requests in flight (the transport's limit): an
+        # answer being verified holds no request slot, and the next request is ready to go
+        # the moment one frees.
+        gate = asyncio.Semaphore(2 * self.concurrency)
         self.failures = []
         if self.log is not None:
             self.run_id = self._logged(
