@@ -322,6 +322,9 @@ class Cache:
             try:
                 con.row_factory = sqlite3.Row
                 con.execute("PRAGMA journal_mode = WAL")
+                # In WAL mode NORMAL loses no committed entry to a crash of briefgen, only
+                # perhaps the last ones to a power cut; a sync per cache write costs more.
+                con.execute("PRAGMA synchronous = NORMAL")
                 con.execute("PRAGMA foreign_keys = ON")
                 _migrate(con, self.path)
             except BaseException:

@@ -40,7 +40,7 @@ _QUOTE_MAP = str.maketrans(
 )
 
 
-@lru_cache(maxsize=16_384)
+@lru_cache(maxsize=131_072)
 def normalize_text(text: str) -> str:
     """Text with quotes, dashes, ellipses and whitespace in one canonical form (cached: the
     same sentences are checked item after item)."""
@@ -309,7 +309,7 @@ def find_quantities(text: str) -> list[Quantity]:
     return list(_quantities(text))
 
 
-@lru_cache(maxsize=16_384)
+@lru_cache(maxsize=131_072)
 def _quantities(text: str) -> tuple[Quantity, ...]:
     return tuple(q for hit in _scan(normalize_text(text)) for q in hit.quantities())
 
@@ -323,8 +323,13 @@ def stated_quantities(sources: tuple[str, ...]) -> frozenset[Quantity]:
 
 def find_numbers_raw(text: str) -> list[str]:
     """The number expressions in `text`, as written (used to spot uncited numbers in prose)."""
+    return list(_numbers_raw(text))
+
+
+@lru_cache(maxsize=65_536)
+def _numbers_raw(text: str) -> tuple[str, ...]:
     normal = normalize_text(text)
-    return [normal[hit.start : hit.end] for hit in _scan(normal)]
+    return tuple(normal[hit.start : hit.end] for hit in _scan(normal))
 
 
 def split_qualifier(value: str) -> tuple[str | None, str]:
@@ -424,7 +429,7 @@ def _undot(text: str) -> str:
     return re.sub(r"\b(?:[A-Z]\.){2,}", lambda m: m[0].replace(".", ""), text)
 
 
-@lru_cache(maxsize=4_096)
+@lru_cache(maxsize=65_536)
 def _spellings(
     text: str, pairs: tuple[tuple[str, str], ...]
 ) -> tuple[frozenset[str], tuple[str, ...], tuple[tuple[str, str], ...]]:
@@ -442,7 +447,7 @@ def _spellings(
     return tokens, tuple(f" {v} " for v in variants), tuple(found)
 
 
-@lru_cache(maxsize=16_384)
+@lru_cache(maxsize=131_072)
 def _canon(text: str) -> str:
     """`text` as names are compared: folded case, dotted initials joined, "&" as "and",
     no possessive endings, hyphens and punctuation as spaces."""
@@ -674,7 +679,7 @@ def proper_words(text: str) -> frozenset[str]:
     )
 
 
-@lru_cache(maxsize=8_192)
+@lru_cache(maxsize=65_536)
 def unreadable(text: str, sentence: bool = False, names: str | None = None) -> str | None:
     """Why model-written `text` is not readable prose of the kind asked for — an id ("S1"),
     a JSON fragment (', "type"'), a run of letters and dots ("S.S.S.S."), an echo of the
