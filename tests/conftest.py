@@ -26,10 +26,16 @@ sys.path.insert(0, str(TESTS))
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """A dummy key, no endpoint or model from the developer's shell, state in a temp dir."""
+    """A dummy key, no endpoint, model or Azure settings from the developer's shell, the
+    tools mode, state in a temp dir."""
     monkeypatch.setenv("OPENAI_API_KEY", DUMMY_KEY)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     monkeypatch.delenv("BRIEFGEN_MODEL", raising=False)
+    for name in ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "OPENAI_API_VERSION"):
+        monkeypatch.delenv(name, raising=False)
+    # The scripted endpoint's faults are tool-call faults, recorded in tools mode; the tests
+    # of the other modes (test_modes.py) set their own.
+    monkeypatch.setenv("BRIEFGEN_MODE", "tools")
     monkeypatch.setenv("BRIEFGEN_DIR", str(tmp_path_factory.mktemp("briefgen-home")))
 
 

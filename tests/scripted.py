@@ -21,6 +21,9 @@ the HTTP client retries rather than re-asks. An answer may also be a fault, for 
 - `{"_text": "..."}`: a plain-text answer with no tool call; `{"_refusal": "..."}`: a refusal;
 - `{"_choices": []}`: a completion with no choices;
 - `{"_finish": "length", ...answer}`: the answer, marked cut off at the token limit.
+
+The answer's form follows the request, as a server's would: a tool call when tools are sent,
+the JSON as the message when a `response_format` is, and a fenced ```json block otherwise.
 """
 
 from __future__ import annotations
@@ -126,14 +129,18 @@ class Script:
             message["content"] = fault["_text"]
         elif "_refusal" in fault:
             message["refusal"] = fault["_refusal"]
-        else:
-            tools = request.get("tools") or [{"function": {"name": "answer"}}]
-            name = tools[0]["function"]["name"]
+        elif request.get("tools"):
+            name = request["tools"][0]["function"]["name"]
             call = {"id": f"call_{digest}", "type": "function"}
             message["tool_calls"] = [{**call, "function": {"name": name, "arguments": arguments}}]
+        elif request.get("response_format"):  # json_schema or json_object: the JSON itself
+            message["content"] = arguments
+        else:  # asked for JSON in the prompt alone (md-json): a fenced block, as models write
+            message["content"] = f"Here is the brief.\n```json\n{arguments}\n```"
+        finish = "tool_calls" if message.get("tool_calls") else "stop"
         choice = {
             "index": 0,
-            "finish_reason": fault.get("_finish", "tool_calls"),
+            "finish_reason": fault.get("_finish", finish),
             "message": message,
         }
         return (

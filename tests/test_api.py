@@ -25,7 +25,7 @@ def test_all_is_sorted_and_complete() -> None:
 
 @pytest.mark.vcr("seeds.yaml")
 def test_summarize_returns_the_verified_corpus_brief() -> None:
-    result = briefgen.summarize([SEEDS], model="scripted-analyst")
+    result = briefgen.summarize([SEEDS], model="scripted-analyst", mode="tools")  # as recorded
     assert isinstance(result, briefgen.CorpusResult)
     assert len(result.articles) == 5
     discrepancy = [g for g in result.brief.figure_groups if g.relation == "internal_discrepancy"]

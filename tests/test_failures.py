@@ -114,7 +114,8 @@ def test_when_every_article_fails_the_first_reason_is_the_error(articles: list[A
         ({"_choices": [{"index": 0, "message": None}]}, "(a choice with no message)"),
         ({"_body": "{not json", "_type": "application/json"}, "(a body that is not JSON)"),
         ({"_raw": '{"title": "Homes'}, "Invalid JSON"),
-        ({"_status": 422, "_message": "unsupported parameter: tools"}, "rejected the request"),
+        ({"_status": 422, "_message": "unsupported parameter: tools"}, "take tool calls"),
+        ({"_status": 422, "_message": "unsupported parameter: seed"}, "rejected the request"),
     ],
 )
 def test_garbage_is_a_failure_of_that_article_never_a_success(

@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -23,7 +23,15 @@ from briefgen._disk import check_writable, write_whole
 from briefgen._document import Document, build
 from briefgen._errors import BriefgenError, ConfigError, InputError, PartialError, StrictError
 from briefgen._ingest import Article, load
-from briefgen._llm import DEFAULT_MAX_TOKENS, DEFAULT_MODEL, DEFAULT_TIMEOUT, Settings, Usage
+from briefgen._llm import (
+    DEFAULT_MAX_TOKENS,
+    DEFAULT_MODEL,
+    DEFAULT_TIMEOUT,
+    MODES,
+    Settings,
+    Usage,
+    choose_mode,
+)
 from briefgen._pipeline import (
     DEFAULT_CONTEXT_BUDGET,
     DEFAULT_MAX_ARTICLE_TOKENS,
@@ -98,6 +106,15 @@ def summarize(
         str | None,
         typer.Option(envvar="OPENAI_BASE_URL", help="OpenAI-compatible endpoint URL."),
     ] = None,
+    mode: Annotated[
+        str,
+        typer.Option(
+            envvar="BRIEFGEN_MODE",
+            help="How the answer's shape is asked for: tools, tools-strict, json-schema, json, "
+            "md-json, or auto (strict tools for OpenAI and Azure, json-schema elsewhere; "
+            "a replay uses its recording's).",
+        ),
+    ] = "auto",
     replay: Annotated[
         Path | None,
         typer.Option(help="Run offline against a recorded run (a cassette). No key needed."),
@@ -189,6 +206,7 @@ def summarize(
         fmt=fmt,
         model=model,
         base_url=base_url,
+        mode=mode,
         replay=replay,
         record=record,
         prompts=prompts,
@@ -225,6 +243,7 @@ class _Request:
     fmt: Format
     model: str | None
     base_url: str | None
+    mode: str
     replay: Path | None
     record: Path | None
     prompts: Path | None
@@ -251,29 +270,59 @@ def _warn(message: str) -> None:
 
 def _settings(request: _Request) -> Settings:
     """How to reach the model; ConfigError if there is no way to."""
+    if request.mode not in {"auto", *MODES}:
+        raise InputError(f"--mode {request.mode} is not one of auto, {', '.join(MODES)}.")
     api_key = os.environ.get("OPENAI_API_KEY") or None
+    # Azure OpenAI: its own key and endpoint, the API version, and --model the deployment.
+    azure = os.environ.get("AZURE_OPENAI_ENDPOINT") if not request.base_url else None
+    version = os.environ.get("OPENAI_API_VERSION")
+    if azure:
+        api_key = os.environ.get("AZURE_OPENAI_API_KEY") or None
+        if not api_key or not version:
+            missing = [
+                n
+                for n, v in [("AZURE_OPENAI_API_KEY", api_key), ("OPENAI_API_VERSION", version)]
+                if not v
+            ]
+            raise ConfigError(
+                f"AZURE_OPENAI_ENDPOINT is set but {' and '.join(missing)} is not; set it "
+                "(e.g. OPENAI_API_VERSION=2024-10-21), or unset AZURE_OPENAI_ENDPOINT."
+            )
+        if not request.model:
+            raise ConfigError(
+                "with Azure OpenAI, pass --model DEPLOYMENT (your deployment's name)."
+            )
     model = request.model
+    mode, why = choose_mode(request.mode, request.base_url, bool(azure))
     if request.replay:
-        from briefgen._replay import recorded_model
+        from briefgen._replay import recorded_mode, recorded_model
 
         if not request.replay.is_file():
             raise InputError(
                 f"recording {request.replay} does not exist; give a cassette from --record."
             )
         model = model or recorded_model(request.replay)
+        if request.mode == "auto":
+            mode, why = recorded_mode(request.replay), "the recording's"
         # Replays never reach the network: nothing is sent with this key or to this URL.
         api_key = _REPLAY_KEY
     elif not api_key and not request.base_url:
         raise ConfigError(
             "no model to ask: set OPENAI_API_KEY, pass --base-url for a local endpoint, "
-            "or pass --replay CASSETTE to run a recorded run offline."
+            "set AZURE_OPENAI_ENDPOINT for Azure, or pass --replay CASSETTE to run a recorded "
+            "run offline."
         )
+    if request.mode == "auto":
+        typer.echo(f"briefgen: mode {mode} ({why})", err=True)
     return Settings(
         model=model or DEFAULT_MODEL,
-        base_url=request.base_url,
+        base_url=None if azure else request.base_url,
         api_key=api_key or "sk-no-key-needed",
         timeout=request.timeout,
         max_tokens=request.max_tokens,
+        mode=mode,
+        azure_endpoint=azure,
+        api_version=version if azure else None,
     )
 
 
@@ -421,13 +470,11 @@ def _run_with_progress(
                 soft_wrap=True,
             )
 
-    pipeline = Pipeline(
+    pipeline = _pipeline(
+        request,
         settings,
-        prompts=prompts,
-        cache=cache,
-        concurrency=request.concurrency,
-        context_budget=request.context_budget,
-        max_article_tokens=request.max_article_tokens,
+        prompts,
+        cache,
         listener=listener,
         done=done,
         warn=_warn,
@@ -491,6 +538,21 @@ def _report(
             typer.echo(f"briefgen: dropped {d.where}: {d.reason}", err=True)
 
 
+def _pipeline(
+    request: _Request, settings: Settings, prompts: Prompts, cache: Cache | None, **more: Any
+) -> Pipeline:
+    """The pipeline the options describe."""
+    return Pipeline(
+        settings,
+        prompts=prompts,
+        cache=cache,
+        concurrency=request.concurrency,
+        context_budget=request.context_budget,
+        max_article_tokens=request.max_article_tokens,
+        **more,
+    )
+
+
 def _dry_run(
     request: _Request,
     settings: Settings,
@@ -500,14 +562,7 @@ def _dry_run(
     prices: Mapping[str, Price],
 ) -> None:
     """Print what the run would ask and cost; call nothing, write nothing."""
-    pipeline = Pipeline(
-        settings,
-        prompts=prompts,
-        cache=cache,
-        context_budget=request.context_budget,
-        max_article_tokens=request.max_article_tokens,
-    )
-    e = pipeline.estimate(articles)
+    e = _pipeline(request, settings, prompts, cache).estimate(articles)
     usage = Usage(prompt_tokens=e.prompt_tokens, completion_tokens=e.completion_tokens)
     cost = usage.cost(settings.model, prices)
     shown = f"about ${cost:.4f}" if cost is not None else "unknown for this model"

@@ -122,11 +122,41 @@ class Settings:
     http_retries: int = 3
     timeout: float = DEFAULT_TIMEOUT
     max_tokens: int = DEFAULT_MAX_TOKENS
+    mode: str = "tools"  # one of MODES; `choose_mode` turns "auto" into one
+    azure_endpoint: str | None = None  # Azure OpenAI: the resource's endpoint ...
+    api_version: str | None = None  # ... and the API version; `model` is the deployment
 
     @property
     def url(self) -> str:
         """The endpoint as errors may show it: no user info, no key in the query."""
-        return redact_url(self.base_url or DEFAULT_BASE_URL)
+        return redact_url(self.azure_endpoint or self.base_url or DEFAULT_BASE_URL)
+
+
+# How the answer's shape is asked for (instructor's modes): as a tool call, a strict tool
+# call (OpenAI checks the schema), a `response_format` JSON Schema (OpenAI's structured
+# outputs; vLLM, llama.cpp, Ollama and LM Studio enforce it with a grammar), JSON mode, or
+# JSON in a Markdown block with the schema in the prompt.
+MODES = {
+    "tools": "TOOLS",
+    "tools-strict": "TOOLS",  # and the tool marked strict (`_strict_tools`)
+    "json-schema": "JSON_SCHEMA",
+    "json": "JSON",
+    "md-json": "MD_JSON",
+}
+_STRICT_MODES = {"tools-strict", "json-schema"}
+_OPENAI_HOSTS = re.compile(r"^https://(?:api\.openai\.com|[\w.-]+\.openai\.azure\.com)(?:/|$)")
+
+
+def choose_mode(mode: str, base_url: str | None, azure: bool) -> tuple[str, str]:
+    """The mode to use, and why: `mode` itself unless it is "auto", which takes strict tool
+    calls where OpenAI checks the schema (api.openai.com, Azure) and a JSON Schema
+    `response_format` elsewhere — servers for local models enforce it with a grammar, and
+    many run tool calls through chat templates that small models follow badly."""
+    if mode != "auto":
+        return mode, f"--mode {mode}"
+    if azure or base_url is None or _OPENAI_HOSTS.match(base_url):
+        return "tools-strict", "OpenAI checks strict tool schemas"
+    return "json-schema", "a server other than OpenAI's: the schema goes as response_format"
 
 
 Listener = Callable[[str], None]  # told "call", "retry", "reask" or "throttle" as they happen
@@ -208,9 +238,15 @@ def _transport_classes() -> tuple[type[Any], type[Exception]]:
         once more only."""
 
         def __init__(
-            self, inner: Any, timeout: float, listener: Listener, limit: AdaptiveLimit
+            self,
+            inner: Any,
+            timeout: float,
+            listener: Listener,
+            limit: AdaptiveLimit,
+            strict_tools: bool = False,
         ) -> None:
             self.inner = inner
+            self.strict_tools = strict_tools
             self.timeout = timeout
             self.listener = listener
             self.limit = limit
@@ -218,6 +254,8 @@ def _transport_classes() -> tuple[type[Any], type[Exception]]:
             self.answered = 0
 
         async def handle_async_request(self, request: Any) -> Any:
+            if self.strict_tools:
+                request = _strict_tools(request)
             usage = _asking.get()
             if usage is not None:
                 usage.calls += 1
@@ -303,17 +341,35 @@ class Extractor:
         inner = self._transport or httpx2.AsyncHTTPTransport()
         self.limit = AdaptiveLimit(self.concurrency, self.listener)
         self._http = httpx2.AsyncClient(
-            transport=deadline(inner, self.settings.timeout, self.listener, self.limit),
+            transport=deadline(
+                inner,
+                self.settings.timeout,
+                self.listener,
+                self.limit,
+                strict_tools=self.settings.mode == "tools-strict",
+            ),
             timeout=self.settings.timeout,
         )
-        client = openai.AsyncOpenAI(
-            api_key=self.settings.api_key,
-            base_url=self.settings.base_url,
-            max_retries=self.settings.http_retries,
-            timeout=self.settings.timeout,
-            http_client=self._http,
-        )
-        self._client = instructor.from_openai(client, mode=instructor.Mode.TOOLS)
+        client: Any
+        if self.settings.azure_endpoint:
+            client = openai.AsyncAzureOpenAI(
+                api_key=self.settings.api_key,
+                azure_endpoint=self.settings.azure_endpoint,
+                api_version=self.settings.api_version,
+                max_retries=self.settings.http_retries,
+                timeout=self.settings.timeout,
+                http_client=self._http,
+            )
+        else:
+            client = openai.AsyncOpenAI(
+                api_key=self.settings.api_key,
+                base_url=self.settings.base_url,
+                max_retries=self.settings.http_retries,
+                timeout=self.settings.timeout,
+                http_client=self._http,
+            )
+        mode = getattr(instructor.Mode, MODES[self.settings.mode])
+        self._client = instructor.from_openai(client, mode=mode)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -344,7 +400,9 @@ class Extractor:
                 parsed, completion = await self._client.create_with_completion(
                     model=self.settings.model,
                     messages=messages,
-                    response_model=_response_schema(response_model),
+                    response_model=_response_schema(
+                        response_model, self.settings.mode in _STRICT_MODES
+                    ),
                     max_retries=0,  # re-asks are ours: bounded, and they keep the best answer
                     temperature=0,
                     **self._limit(),
@@ -413,22 +471,25 @@ class Extractor:
             )
         if getattr(first, "finish_reason", None) == "content_filter":
             return _Outcome("the endpoint's content filter stopped the answer")
-        raw, unreadable = _raw_arguments(message)
+        tools = self.settings.mode in {"tools", "tools-strict"}
+        raw, unreadable = _raw_arguments(message, tools)
         if isinstance(cause, ValidationError):
             errors = _errors(cause)
             return _Outcome(f"the answer failed validation: {errors}", errors, False, raw, message)
-        if not getattr(message, "tool_calls", None):
+        if tools and not getattr(message, "tool_calls", None):
             said = _first_line(str(message.content or ""))
             return _Outcome(
                 f"the model answered in plain text, without the structured answer (it said: "
-                f"{said!r})",
+                f"{said!r}); if the server ignores tools, use --mode json-schema (or --mode "
+                "json)",
                 "the answer has no structured result: call the function with the whole answer",
                 message=message,
             )
-        problem = unreadable or str(cause)
+        problem = unreadable or _first_line(str(cause))
+        what = "the function arguments" if tools else "the answer"
         return _Outcome(
             f"the answer could not be read: {problem}",
-            f"the function arguments could not be read ({problem}); send valid JSON",
+            f"{what} could not be read ({problem}); send one valid JSON object",
             message=message,
         )
 
@@ -508,12 +569,22 @@ def _reask_messages(outcome: _Outcome, errors: str) -> list[dict[str, Any]]:
     ]
 
 
-def _raw_arguments(message: Any) -> tuple[dict[str, Any] | None, str | None]:
-    """The JSON object the model answered with, for item-by-item salvage, or why not."""
+_FENCED = re.compile(r"```(?:json)?\s*(?P<body>.*?)```", re.DOTALL)
+
+
+def _raw_arguments(message: Any, tools: bool = True) -> tuple[dict[str, Any] | None, str | None]:
+    """The JSON object the model answered with (a tool call's arguments, or in the JSON
+    modes the message itself, fenced or not), for item-by-item salvage, or why not."""
     try:
-        data = json.loads(message.tool_calls[0].function.arguments)
+        if tools:
+            text = message.tool_calls[0].function.arguments
+        else:
+            text = str(message.content or "")
+            fenced = _FENCED.search(text)
+            text = fenced["body"] if fenced else text
+        data = json.loads(text)
     except (AttributeError, IndexError, TypeError):
-        return None, "no function call"
+        return None, "no function call" if tools else "no answer"
     except json.JSONDecodeError as err:
         return None, f"not valid JSON ({err.msg})"
     return (data, None) if isinstance(data, dict) else (None, "not a JSON object")
@@ -638,8 +709,22 @@ def _endpoint_failure(err: BaseException, settings: Settings) -> str | None:
             return (
                 f"the endpoint failed ({status}: {said}) after {retries} retries; try again later"
             )
+        if settings.mode in {"tools", "tools-strict"} and _NO_TOOLS.search(said):
+            return (
+                f"the endpoint does not take tool calls ({status}: {said}); use --mode "
+                "json-schema (or --mode json)"
+            )
         return f"the endpoint rejected the request ({status}: {said})"
     return None
+
+
+# What servers say when they cannot do tool calls: "tools is not supported", "does not
+# support tools", "tool_choice ... not supported", "function calling is not enabled".
+_NO_TOOLS = re.compile(
+    r"\btool(?:s|_choice| calls?)?\b.{0,60}\b(?:not|unsupported|no)\b|"
+    r"\b(?:not|unsupported|no|does ?n.t)\b.{0,60}\b(?:tools?|tool_choice|function call)",
+    re.IGNORECASE,
+)
 
 
 def schema_tokens(model: type[BaseModel]) -> int:
@@ -653,13 +738,46 @@ def schema_tokens(model: type[BaseModel]) -> int:
 
 
 @functools.cache
-def _response_schema(model: type[BaseModel]) -> type[BaseModel]:
+def _response_schema(model: type[BaseModel], strict: bool = False) -> type[BaseModel]:
     """`model` as instructor wraps it, wrapped once per process: instructor would otherwise
-    build a new class (and its validators and schema) for every request."""
+    build a new class (and its validators and schema) for every request. For a strict mode,
+    its schema follows OpenAI's strict rules (`strict_schema`)."""
     import instructor
 
+    if strict:
+        compact = model.model_json_schema()
+
+        class Strict(model):  # type: ignore[valid-type,misc]
+            @classmethod
+            def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+                return strict_schema(compact)
+
+        Strict.__name__ = Strict.__qualname__ = model.__name__
+        Strict.__doc__ = model.__doc__
+        model = Strict
     wrapped: type[BaseModel] = instructor.openai_schema(model)
     return wrapped
+
+
+def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` as OpenAI's strict mode takes it: every object typed, closed
+    (`additionalProperties: false`) and with every property required — a field the model
+    may leave empty is already nullable."""
+
+    def close(node: Any) -> Any:
+        if isinstance(node, list):
+            return [close(n) for n in node]
+        if not isinstance(node, dict):
+            return node
+        out = {k: close(v) for k, v in node.items()}
+        if "properties" in out:
+            out["type"] = "object"
+            out["required"] = list(out["properties"])
+            out["additionalProperties"] = False
+        return out
+
+    closed: dict[str, Any] = close(schema)
+    return closed
 
 
 @functools.cache
@@ -686,3 +804,28 @@ def _check_models_once() -> None:
     async_validators.reject_async_validators = once
     if getattr(patch, "reject_async_validators", None) is check:
         setattr(patch, "reject_async_validators", once)  # noqa: B010 - not exported there
+
+
+def _strict_tools(request: Any) -> Any:
+    """`request` with its tools marked strict, for `--mode tools-strict`: instructor 1.17
+    builds the tool but deprecated its strict mode, and OpenAI constrains an answer to the
+    schema only when the function says `"strict": true`."""
+    import httpx2
+
+    try:
+        body = json.loads(request.content)
+    except ValueError:
+        return request
+    tools = body.get("tools") if isinstance(body, dict) else None
+    if not tools:
+        return request
+    for tool in tools:
+        tool.get("function", {})["strict"] = True
+    headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() != "content-length"]
+    return httpx2.Request(
+        request.method,
+        request.url,
+        headers=headers,
+        content=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
+        extensions=request.extensions,
+    )

@@ -26,6 +26,7 @@ from briefgen._llm import (
     Extractor,
     Settings,
     Usage,
+    choose_mode,
     schema_tokens,
 )
 from briefgen._prices import DEFAULT_PRICES, Price
@@ -911,8 +912,10 @@ def summarize(
     timeout: float = DEFAULT_TIMEOUT,
     max_tokens: int = DEFAULT_MAX_TOKENS,
     max_article_tokens: int = DEFAULT_MAX_ARTICLE_TOKENS,
+    mode: str = "auto",
 ) -> CorpusResult:
-    """Summarise the articles under `paths`; returns the verified corpus brief.
+    """Summarise the articles under `paths`; returns the verified corpus brief. `mode` is
+    how the answer's shape is asked for (see `briefgen summarize --help`).
 
     Articles that could not be read are in `result.failed`, each with its reason; if none
     could be read, `ModelError` says why the first one failed.
@@ -927,6 +930,7 @@ def summarize(
         api_key=api_key,
         timeout=timeout,
         max_tokens=max_tokens,
+        mode=choose_mode(mode, base_url, azure=False)[0],
     )
     prompts = Prompts(Path(prompts_dir) if prompts_dir else None)
     articles = load([Path(p) for p in paths])

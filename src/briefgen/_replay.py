@@ -175,13 +175,30 @@ def recording(path: Path, *, secrets: Sequence[str] = ()) -> Iterator[None]:
 
 def recorded_model(path: Path) -> str | None:
     """The model a recording was made with, so a replay asks for the same one."""
+    model = _first_request(path).get("model")
+    return model if isinstance(model, str) else None
+
+
+def recorded_mode(path: Path) -> str:
+    """The mode a recording was made in (briefgen's names), so a replay asks the same way."""
+    body = _first_request(path)
+    if body.get("tools"):
+        strict = any(t.get("function", {}).get("strict") for t in body["tools"])
+        return "tools-strict" if strict else "tools"
+    kind = (body.get("response_format") or {}).get("type")
+    return {"json_schema": "json-schema", "json_object": "json"}.get(str(kind), "md-json")
+
+
+def _first_request(path: Path) -> dict[str, Any]:
     import yaml
 
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         body = data["interactions"][0]["request"]["body"]
         body = body.get("string") if isinstance(body, dict) else body
-        model = json.loads(str(body)).get("model")
+        request = json.loads(str(body))
     except (OSError, yaml.YAMLError, KeyError, IndexError, TypeError, ValueError) as err:
         raise InputError(f"{path} is not a briefgen recording ({type(err).__name__}).") from err
-    return model if isinstance(model, str) else None
+    if not isinstance(request, dict):
+        raise InputError(f"{path} is not a briefgen recording (a request is not an object).")
+    return request

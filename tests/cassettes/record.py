@@ -12,7 +12,11 @@ Each recording starts the scripted endpoint (`tests/scripted.py`) on loopback an
 - `seeds-tree`: `seeds/` with `--context-budget 3000` → `seeds-tree.yaml`, from `script/seeds/`
   and `script/seeds-tree/` (the corpus step in two parts, 000 and 001–004, and a merge);
 - `louisiana`: `samples/louisiana-2016/` (the second sample corpus: saved pages, text and
-  HTML, junk left in) → `louisiana.yaml`, from `script/louisiana/`.
+  HTML, junk left in) → `louisiana.yaml`, from `script/louisiana/`;
+- `seeds-tools-strict`, `seeds-json-schema`, `seeds-json`, `seeds-md-json`: the seed run
+  asked in each other `--mode` (the four above are in `--mode tools`), from `script/seeds/`;
+  the scripted endpoint answers in the form each asks for (a tool call, the JSON itself, or
+  a fenced ```json block).
 
 To record against a real model instead, see README.md beside this file.
 """
@@ -34,11 +38,17 @@ TREE_BUDGET = "3000"  # prompt tokens: the seeds split into two parts, then one 
 
 SEEDS = ROOT / "seeds"
 # name: (articles, script folders, extra options)
+TOOLS = ["--mode", "tools"]
 RECORDINGS: dict[str, tuple[Path, list[str], list[str]]] = {
-    "seeds": (SEEDS, ["seeds"], []),
-    "battery": (ROOT / "tests" / "battery" / "articles", ["battery"], []),
-    "seeds-tree": (SEEDS, ["seeds", "seeds-tree"], ["--context-budget", TREE_BUDGET]),
-    "louisiana": (ROOT / "samples" / "louisiana-2016", ["louisiana"], []),
+    "seeds": (SEEDS, ["seeds"], TOOLS),
+    "battery": (ROOT / "tests" / "battery" / "articles", ["battery"], TOOLS),
+    "seeds-tree": (SEEDS, ["seeds", "seeds-tree"], [*TOOLS, "--context-budget", TREE_BUDGET]),
+    "louisiana": (ROOT / "samples" / "louisiana-2016", ["louisiana"], TOOLS),
+    # The seed run in each other way of asking for the answer's shape.
+    **{
+        f"seeds-{mode}": (SEEDS, ["seeds"], ["--mode", mode])
+        for mode in ("tools-strict", "json-schema", "json", "md-json")
+    },
 }
 
 
