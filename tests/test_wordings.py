@@ -753,7 +753,7 @@ def test_a_figure_resting_only_on_the_headline_is_rejected(tmp_path: Path) -> No
 
 def breakdown_of(tmp_path: Path, sentences: list[str], values: list[str]) -> Any:
     from briefgen._document import build
-    from briefgen._schema import ArticleBrief, CorpusBrief
+    from briefgen._schema import CorpusBrief
     from briefgen._verify import ArticleResult, CorpusResult
 
     source = article(tmp_path, *sentences)
@@ -762,18 +762,7 @@ def breakdown_of(tmp_path: Path, sentences: list[str], values: list[str]) -> Any
         | ({"qualifier": v.rsplit(" ", 1)[0]} if " " in v and v[0].isalpha() else {})
         for n, v in enumerate(values, start=1)
     ]
-    brief = ArticleBrief.model_validate(
-        {
-            "title": "Families moved",
-            "published": {"date": None, "inferred": True, "basis": "no date in the text"},
-            "summary": "",
-            "actors": [],
-            "figures": figures,
-            "positions": [],
-            "disputes": [],
-        },
-        context={"article": source},
-    )
+    brief = brief_of(source, figures)
     corpus = CorpusBrief(
         overview="",
         actors=[],
@@ -815,12 +804,11 @@ def test_a_vague_part_leaves_the_least_gap_it_can(tmp_path: Path) -> None:
     assert (b.verdict, b.difference) == ("falls short of the total", "at least 601")
 
 
-def index_of(tmp_path: Path, sentences: list[str], figures: list[dict[str, Any]]) -> Any:
+def brief_of(source: Article, figures: list[dict[str, Any]]) -> Any:
+    """A verified brief of `source` holding only `figures`."""
     from briefgen._schema import ArticleBrief
-    from briefgen._verify import ArticleResult, ItemIndex
 
-    source = article(tmp_path, *sentences)
-    brief = ArticleBrief.model_validate(
+    return ArticleBrief.model_validate(
         {
             "title": "Families moved",
             "published": {"date": None, "inferred": True, "basis": "no date in the text"},
@@ -832,7 +820,13 @@ def index_of(tmp_path: Path, sentences: list[str], figures: list[dict[str, Any]]
         },
         context={"article": source},
     )
-    return ItemIndex([ArticleResult(source, brief)])
+
+
+def index_of(tmp_path: Path, sentences: list[str], figures: list[dict[str, Any]]) -> Any:
+    from briefgen._verify import ArticleResult, ItemIndex
+
+    source = article(tmp_path, *sentences)
+    return ItemIndex([ArticleResult(source, brief_of(source, figures))])
 
 
 def test_a_breakdown_mixing_percentages_and_counts_is_rejected(tmp_path: Path) -> None:
