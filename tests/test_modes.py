@@ -198,3 +198,18 @@ def test_azure_sends_to_the_deployment_with_the_api_version(
     url = str(seen[0].url)
     assert url.startswith("https://example.openai.azure.com/openai/deployments/my-deployment/")
     assert "api-version=2024-10-21" in url and seen[0].headers["api-key"] == "azure-key-dummy"
+
+
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_a_server_that_refuses_json_schema_is_told_to_use_json(folder: Path) -> None:
+    # What llama-cpp-python's server (0.3.36) answered in the smoke test: a 500.
+    refused = {
+        "_status": 500,
+        "_message": "1 validation error: response_format.type: Input should be 'text' or "
+        "'json_object'",
+    }
+    answers = Script({"001": [refused], "002": [refused], "corpus": [CORPUS]}, by_reask=False)
+    code, _, err = run(answers, str(folder), "--mode", "json-schema")
+    assert code == 1
+    assert "does not take a JSON Schema response_format" in err and "use --mode json" in err

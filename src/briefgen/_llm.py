@@ -696,6 +696,12 @@ def _endpoint_failure(err: BaseException, settings: Settings) -> str | None:
         said = _endpoint_message(cause, settings)
         status = cause.status_code
         retries = _retries_taken(cause)
+        if settings.mode == "json-schema" and _NO_SCHEMA.search(said):
+            # llama-cpp-python's server answers this with a 500: no retry can help.
+            return (
+                f"the endpoint does not take a JSON Schema response_format ({status}: "
+                f"{said}); use --mode json (or --mode md-json)"
+            )
         if status in {400, 413, 422} and (
             _code(cause) == "context_length_exceeded" or _CONTEXT_LENGTH.search(said)
         ):
@@ -718,6 +724,9 @@ def _endpoint_failure(err: BaseException, settings: Settings) -> str | None:
     return None
 
 
+# What a server says when it refuses a JSON Schema response_format ("Input should be 'text'
+# or 'json_object'", "response_format type json_schema is not supported").
+_NO_SCHEMA = re.compile(r"json_schema|response_format", re.IGNORECASE)
 # What servers say when they cannot do tool calls: "tools is not supported", "does not
 # support tools", "tool_choice ... not supported", "function calling is not enabled".
 _NO_TOOLS = re.compile(
