@@ -311,6 +311,8 @@ AS_OF_ACCEPT = [
         "2024-05-02",
     ),
     ("The school, which opened in 2015, has 900 pupils.", "900", "2024-05", "2024-05-02"),
+    ("The agency counted 400 families in March and April 2020.", "400", "2020-03", "2020-06-01"),
+    ("By Sept. 5, 2023, 1,200 had left.", "1,200", "2023-09-05", "2023-10-01"),
 ]
 AS_OF_REJECT = [
     ("The agency counted 3,500 returnees in November 2018.", "3,500", "2019-08", "2019-08-02"),
@@ -330,38 +332,34 @@ AS_OF_REJECT = [
 ]
 
 
-AS_OF_ACCEPT += [
-    ("The agency counted 400 families in March and April 2020.", "400", "2020-03", "2020-06-01"),
-    ("By Sept. 5, 2023, 1,200 had left.", "1,200", "2023-09-05", "2023-10-01"),
-]
-
-
 def dated_figure(value: str, as_of: str) -> dict[str, Any]:
     return {**figure(value), "as_of": as_of}
+
+
+def as_of_verdict(
+    tmp_path: Path, sentence: str, value: str, as_of: str, published: str
+) -> str | None:
+    """Why the figure's as-of date is not supported by `sentence`, or None."""
+    from briefgen._schema import Published, as_of_problem
+
+    source = article(tmp_path, sentence)
+    item = Figure.model_validate(dated_figure(value, as_of), context={"article": source})
+    when = Published(date=published, inferred=False, basis="stated")
+    return as_of_problem(item, when, source)
 
 
 @pytest.mark.parametrize(("sentence", "value", "as_of", "published"), AS_OF_ACCEPT)
 def test_an_as_of_the_sentence_states_or_leaves_to_the_publication_date_verifies(
     tmp_path: Path, sentence: str, value: str, as_of: str, published: str
 ) -> None:
-    from briefgen._schema import Published, as_of_problem
-
-    source = article(tmp_path, sentence)
-    item = Figure.model_validate(dated_figure(value, as_of), context={"article": source})
-    when = Published(date=published, inferred=False, basis="stated")
-    assert as_of_problem(item, when, source) is None
+    assert as_of_verdict(tmp_path, sentence, value, as_of, published) is None
 
 
 @pytest.mark.parametrize(("sentence", "value", "as_of", "published"), AS_OF_REJECT)
 def test_an_as_of_the_sentence_contradicts_is_rejected(
     tmp_path: Path, sentence: str, value: str, as_of: str, published: str
 ) -> None:
-    from briefgen._schema import Published, as_of_problem
-
-    source = article(tmp_path, sentence)
-    item = Figure.model_validate(dated_figure(value, as_of), context={"article": source})
-    when = Published(date=published, inferred=False, basis="stated")
-    assert as_of_problem(item, when, source) is not None
+    assert as_of_verdict(tmp_path, sentence, value, as_of, published) is not None
 
 
 # --- prose that is prose -------------------------------------------------------------------------

@@ -225,11 +225,7 @@ class Pipeline:
             user = self.prompts.render("extract_user.j2", article=article)
             if self.cache is not None:
                 key = self.cache.key(self.settings.model, system, user)
-                try:
-                    entry = self.cache.get(key)
-                    hit = _cached_result(entry, article)[0] if entry is not None else None
-                except (CacheEntryError, KeyError, TypeError, AttributeError, ValidationError):
-                    hit = None
+                hit = self._from_cache(key, article)
                 if hit is not None:
                     estimate.cache_hits += 1
                     views.append(count_tokens(self._prompts("corpus", [brief_view(hit)])[1]))
