@@ -28,6 +28,8 @@ the JSON as the message when a `response_format` is, and a fenced ```json block 
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import hashlib
 import json
 import re
@@ -90,6 +92,16 @@ class Script:
         self.requests: list[dict[str, Any]] = []
         self.counts: dict[str, int] = {}
         self._lock = threading.Lock()
+        self.batches = Batches(self, (answers.get("_batch") or [{}])[0])
+
+    def handle(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], Any]:
+        """(status, headers, body) for one HTTP request: a chat completion, or the Batch
+        API's files and batches."""
+        if path.endswith("/chat/completions") and method == "POST":
+            return self.respond(json.loads(body or b"{}"))
+        return self.batches.handle(method, path, headers, body)
 
     def respond(self, request: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
         """(status, headers, body) for one chat-completion request."""
@@ -166,12 +178,158 @@ class Script:
         import httpx2
 
         def handle(request: httpx2.Request) -> httpx2.Response:
-            status, headers, body = self.respond(json.loads(request.content or b"{}"))
+            status, headers, body = self.handle(
+                request.method, request.url.path, request.headers, request.read()
+            )
+            if isinstance(body, bytes):
+                return httpx2.Response(status, headers=headers, content=body)
             if isinstance(body, str):
                 return httpx2.Response(status, headers=headers, content=body.encode())
             return httpx2.Response(status, headers=headers, json=body)
 
         return httpx2.MockTransport(handle)
+
+
+class Batches:
+    """The Batch API, scripted: uploaded files are kept, a batch is answered line by line
+    from the script when it is looked at the second time (the first look finds it in
+    progress), and `plan` (a script's `_batch.json`) can make it end otherwise:
+
+    - `{"status": "expired", "unfinished": ["003"]}`: those articles' lines get a
+      `batch_expired` error, the rest their answers;
+    - `{"status": "failed", "code": "...", "message": "..."}`: the batch fails, answering
+      nothing;
+    - `{"status": "cancelled", "unfinished": [...]}`: cancelled after answering the rest.
+    """
+
+    def __init__(self, script: Script, plan: Mapping[str, Any]) -> None:
+        self.script = script
+        self.plan = dict(plan)
+        self.files: dict[str, bytes] = {}
+        self.batches: dict[str, dict[str, Any]] = {}
+        self.looks: dict[str, int] = {}
+        self.calls: list[str] = []  # "METHOD path" of every Batch API request
+
+    def handle(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], Any]:
+        self.calls.append(f"{method} {path}")
+        path = path.split("?")[0].removeprefix("/v1")
+        if method == "POST" and path == "/files":
+            return self._upload(headers, body)
+        if method == "POST" and path == "/batches":
+            return self._create(json.loads(body))
+        if method == "GET" and path.startswith("/batches/"):
+            return self._retrieve(path.removeprefix("/batches/"))
+        if method == "GET" and path.startswith("/files/") and path.endswith("/content"):
+            found = self.files.get(path.removeprefix("/files/").removesuffix("/content"))
+            if found is None:
+                return 404, {}, {"error": {"message": "No such File object"}}
+            return 200, {"content-type": "application/octet-stream"}, found
+        return 404, {}, {"error": {"message": f"no scripted route for {method} {path}"}}
+
+    def _upload(self, headers: Mapping[str, str], body: bytes) -> tuple[int, dict[str, str], Any]:
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            b"Content-Type: " + str(headers.get("content-type")).encode() + b"\r\n\r\n" + body
+        )
+        parts = {p.get_param("name", header="content-disposition"): p for p in message.iter_parts()}
+        data = parts["file"].get_payload(decode=True)
+        file_id = f"file-scripted-{len(self.files) + 1}"
+        self.files[file_id] = data
+        return (
+            200,
+            {},
+            {
+                "id": file_id,
+                "object": "file",
+                "bytes": len(data),
+                "created_at": 0,
+                "filename": parts["file"].get_filename(),
+                "purpose": parts["purpose"].get_content().strip(),
+                "status": "processed",
+            },
+        )
+
+    def _create(self, asked: Mapping[str, Any]) -> tuple[int, dict[str, str], Any]:
+        data = self.files.get(str(asked.get("input_file_id")))
+        if data is None:
+            return 404, {}, {"error": {"message": "No such File object"}}
+        batch_id = f"batch_scripted_{len(self.batches) + 1}"
+        lines = [json.loads(line) for line in data.decode().splitlines() if line.strip()]
+        self.batches[batch_id] = {
+            "id": batch_id,
+            "object": "batch",
+            "endpoint": asked.get("endpoint"),
+            "errors": None,
+            "input_file_id": asked.get("input_file_id"),
+            "completion_window": asked.get("completion_window"),
+            "status": "validating",
+            "output_file_id": None,
+            "error_file_id": None,
+            "created_at": 0,
+            "request_counts": {"total": len(lines), "completed": 0, "failed": 0},
+            "metadata": asked.get("metadata"),
+            "_lines": lines,
+        }
+        return 200, {}, self._public(batch_id)
+
+    def _retrieve(self, batch_id: str) -> tuple[int, dict[str, str], Any]:
+        batch = self.batches.get(batch_id)
+        if batch is None:
+            return 404, {}, {"error": {"message": f"No batch found with id '{batch_id}'."}}
+        looks = self.looks[batch_id] = self.looks.get(batch_id, 0) + 1
+        if batch["status"] == "validating" and looks == 1:
+            batch["status"] = "in_progress"
+        elif batch["status"] in {"validating", "in_progress"} and not self.plan.get("hold"):
+            self._finish(batch)
+        return 200, {}, self._public(batch_id)
+
+    def _finish(self, batch: dict[str, Any]) -> None:
+        status = str(self.plan.get("status", "completed"))
+        if status == "failed":
+            batch["status"] = "failed"
+            batch["errors"] = {
+                "object": "list",
+                "data": [
+                    {
+                        "code": self.plan.get("code", "failed"),
+                        "message": self.plan.get("message", "scripted failure"),
+                        "line": None,
+                        "param": None,
+                    }
+                ],
+            }
+            return
+        unfinished = set(self.plan.get("unfinished", []))
+        output, errors = [], []
+        for n, line in enumerate(batch["_lines"], 1):
+            request = line["body"]
+            keys = _keys(request.get("messages") or [])
+            result: dict[str, Any] = {
+                "id": f"batch_req_scripted_{n}",
+                "custom_id": line["custom_id"],
+            }
+            if keys[0] in unfinished:
+                code = "batch_expired" if status == "expired" else "batch_cancelled"
+                why = "This request could not be executed before the completion window expired."
+                errors.append({**result, "response": None, "error": {"code": code, "message": why}})
+                continue
+            code, _, body = self.script.respond(request)
+            response = {"status_code": code, "request_id": f"req_scripted_{n}", "body": body}
+            (output if code == 200 else errors).append(
+                {**result, "response": response, "error": None}
+            )
+        for name, lines in (("output_file_id", output), ("error_file_id", errors)):
+            if lines:
+                file_id = f"file-scripted-{len(self.files) + 1}"
+                text = "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines)
+                self.files[file_id] = text.encode()
+                batch[name] = file_id
+        batch["status"] = status
+        batch["request_counts"].update(completed=len(output), failed=len(errors))
+
+    def _public(self, batch_id: str) -> dict[str, Any]:
+        return {k: v for k, v in self.batches[batch_id].items() if not k.startswith("_")}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -180,11 +338,22 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    def do_GET(self) -> None:
+        self.do_POST()
+
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length") or 0)
-        status, headers, body = self.server.script.respond(json.loads(self.rfile.read(length)))
-        raw = isinstance(body, str)
-        data = body.encode() if raw else json.dumps(body, ensure_ascii=False).encode()
+        status, headers, body = self.server.script.handle(
+            self.command, self.path, self.headers, self.rfile.read(length)
+        )
+        raw = isinstance(body, str | bytes)
+        data = (
+            body
+            if isinstance(body, bytes)
+            else body.encode()
+            if isinstance(body, str)
+            else json.dumps(body, ensure_ascii=False).encode()
+        )
         self.send_response(status)
         if not raw:
             self.send_header("content-type", "application/json")

@@ -17,7 +17,7 @@ import os
 import sqlite3
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,7 +70,39 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX calls_by_run ON calls (run_id)",
     ),
+    (  # 3: batches sent to a Batch API, so a rerun re-attaches instead of paying twice
+        """CREATE TABLE batches (
+            id TEXT PRIMARY KEY,
+            created TEXT NOT NULL,
+            model TEXT NOT NULL,
+            endpoint TEXT NOT NULL,
+            input_file TEXT NOT NULL,
+            requests INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            completed INTEGER NOT NULL DEFAULT 0,
+            failed INTEGER NOT NULL DEFAULT 0,
+            checked TEXT NOT NULL,
+            output_file TEXT,
+            error_file TEXT,
+            errors TEXT,
+            downloaded INTEGER NOT NULL DEFAULT 0
+        )""",
+        """CREATE TABLE batch_requests (
+            batch_id TEXT NOT NULL REFERENCES batches (id) ON DELETE CASCADE,
+            custom_id TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            answer TEXT,
+            error TEXT,
+            PRIMARY KEY (batch_id, custom_id)
+        )""",
+        "CREATE INDEX batch_requests_by_custom_id ON batch_requests (custom_id)",
+    ),
 )
+
+# A batch in one of these states may still answer; "completed" and "expired" ones hold the
+# answers they gave; "failed" and "cancelled" ones are given up.
+LIVE_BATCH = ("validating", "in_progress", "finalizing", "cancelling")
+ENDED_BATCH = ("completed", "expired", "failed", "cancelled")
 
 # A run's totals count only the calls that were paid for; one unpriced call makes the
 # run's cost unknown rather than quietly too low.
@@ -93,6 +125,15 @@ class CacheEntryError(ValueError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def prompt_key(model: str, *prompts: str) -> str:
+    """The key of what was asked: the model and the exact prompts (a cache key, and a
+    batch request's custom id)."""
+    digest = hashlib.sha256(f"{SCHEMA_VERSION}\0{model}".encode())
+    for prompt in prompts:
+        digest.update(b"\0" + prompt.encode())
+    return digest.hexdigest()
 
 
 def default_dir() -> Path:
@@ -129,10 +170,7 @@ class Cache:
                 self._con = None
 
     def key(self, model: str, *prompts: str) -> str:
-        digest = hashlib.sha256(f"{SCHEMA_VERSION}\0{model}".encode())
-        for prompt in prompts:
-            digest.update(b"\0" + prompt.encode())
-        return digest.hexdigest()
+        return prompt_key(model, *prompts)
 
     def where(self, key: str) -> str:
         """Where an entry lives, for a message."""
@@ -257,6 +295,128 @@ class Cache:
         with self._session() as con:
             rows = con.execute("SELECT * FROM calls WHERE run_id = ? ORDER BY id", (run_id,))
             return [{**dict(row), "cached": bool(row["cached"])} for row in rows]
+
+    # --- batches ----------------------------------------------------------------------------
+
+    def add_batch(
+        self,
+        batch_id: str,
+        *,
+        model: str,
+        endpoint: str,
+        input_file: str,
+        status: str,
+        requests: Sequence[tuple[str, str]],
+    ) -> None:
+        """Keep a batch just created, with its requests as (custom id, subject) pairs."""
+        with self._session(write=True) as con:
+            con.execute(
+                "INSERT INTO batches (id, created, model, endpoint, input_file, requests,"
+                " status, checked) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    batch_id,
+                    _now(),
+                    _clean(model),
+                    _clean(endpoint),
+                    input_file,
+                    len(requests),
+                    status,
+                    _now(),
+                ),
+            )
+            con.executemany(
+                "INSERT OR IGNORE INTO batch_requests (batch_id, custom_id, subject)"
+                " VALUES (?, ?, ?)",
+                [(batch_id, custom_id, _clean(subject)) for custom_id, subject in requests],
+            )
+
+    def update_batch(
+        self,
+        batch_id: str,
+        *,
+        status: str,
+        completed: int = 0,
+        failed: int = 0,
+        output_file: str | None = None,
+        error_file: str | None = None,
+        errors: str | None = None,
+    ) -> None:
+        """Record what the endpoint last said of a batch."""
+        with self._session(write=True) as con:
+            con.execute(
+                "UPDATE batches SET status = ?, completed = ?, failed = ?, checked = ?,"
+                " output_file = COALESCE(?, output_file), error_file = COALESCE(?, error_file),"
+                " errors = COALESCE(?, errors) WHERE id = ?",
+                (
+                    status,
+                    completed,
+                    failed,
+                    _now(),
+                    output_file,
+                    error_file,
+                    None if errors is None else _clean(errors),
+                    batch_id,
+                ),
+            )
+
+    def store_batch_results(
+        self, batch_id: str, results: Mapping[str, tuple[str | None, str | None]]
+    ) -> None:
+        """Keep a batch's results: per custom id, the answer (a chat completion as JSON) or
+        why there is none."""
+        with self._session(write=True) as con:
+            con.execute("UPDATE batches SET downloaded = 1 WHERE id = ?", (batch_id,))
+            con.executemany(
+                "UPDATE batch_requests SET answer = ?, error = ?"
+                " WHERE batch_id = ? AND custom_id = ?",
+                [
+                    (answer, None if error is None else _clean(error), batch_id, custom_id)
+                    for custom_id, (answer, error) in results.items()
+                ],
+            )
+
+    def batch_for(self, custom_ids: Iterable[str], endpoint: str) -> dict[str, dict[str, Any]]:
+        """Per custom id, the newest batch at `endpoint` that can still answer it: one that
+        may still answer, or one that holds its answer. Each value has the batch's row and
+        the request's `answer` and `error`."""
+        found: dict[str, dict[str, Any]] = {}
+        wanted = list(dict.fromkeys(custom_ids))
+        live = ", ".join("?" * len(LIVE_BATCH))
+        with self._session() as con:
+            for start in range(0, len(wanted), 500):  # SQLite's bound on parameters
+                chunk = wanted[start : start + 500]
+                rows = con.execute(
+                    "SELECT b.*, r.custom_id, r.answer, r.error FROM batch_requests AS r"
+                    " JOIN batches AS b ON b.id = r.batch_id"
+                    f" WHERE r.custom_id IN ({', '.join('?' * len(chunk))}) AND b.endpoint = ?"
+                    f" AND (b.status IN ({live}) OR r.answer IS NOT NULL"
+                    "      OR (b.status IN ('completed', 'expired') AND b.downloaded = 0))"
+                    " ORDER BY b.created, b.rowid",
+                    (*chunk, _clean(endpoint), *LIVE_BATCH),
+                )
+                for row in rows:
+                    found[row["custom_id"]] = dict(row)  # the newest wins
+        return found
+
+    def batch_requests(self, batch_id: str) -> list[dict[str, Any]]:
+        """The requests of one batch, with their answers or errors if downloaded."""
+        with self._session() as con:
+            rows = con.execute(
+                "SELECT custom_id, subject, answer, error FROM batch_requests"
+                " WHERE batch_id = ? ORDER BY rowid",
+                (batch_id,),
+            )
+            return [dict(row) for row in rows]
+
+    def batches(self, pending_only: bool = True) -> list[dict[str, Any]]:
+        """The batches kept, newest first: those that may still answer, or all."""
+        where = f"WHERE status IN ({', '.join('?' * len(LIVE_BATCH))})" if pending_only else ""
+        with self._session() as con:
+            rows = con.execute(
+                f"SELECT * FROM batches {where} ORDER BY created DESC, rowid DESC",
+                LIVE_BATCH if pending_only else (),
+            )
+            return [dict(row) for row in rows]
 
     # --- the whole file ---------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from briefgen import __version__
+from briefgen._batch import DEFAULT_POLL_SECONDS, BatchProgress
 from briefgen._cache import Cache
 from briefgen._cli_store import register as register_state_commands
 from briefgen._disk import check_writable, write_whole
@@ -163,6 +164,16 @@ def summarize(
             "free), estimate the rest and the cost, and call nothing.",
         ),
     ] = False,
+    batch: Annotated[
+        bool,
+        typer.Option(
+            "--batch",
+            help="Ask the article stage through OpenAI's Batch API: half the price, answers "
+            "within 24 hours (polled every BRIEFGEN_BATCH_POLL seconds, default 30). The "
+            "batch is kept under BRIEFGEN_DIR: running the same command again re-attaches "
+            "to it; `briefgen batch status` lists those pending.",
+        ),
+    ] = False,
     timeout: Annotated[
         float,
         typer.Option(
@@ -219,6 +230,7 @@ def summarize(
         strict=strict,
         verbose=verbose,
         dry_run=dry_run,
+        batch=batch,
     )
     try:
         _summarize(request)
@@ -227,7 +239,12 @@ def summarize(
             raise
         _fail(err, err.exit_code)
     except KeyboardInterrupt:
-        _fail(InputError("interrupted; verified article briefs so far are cached."), 130)
+        kept = (
+            " Any batch sent is kept: run the same command again to re-attach to it."
+            if batch and not (no_cache or replay or record)
+            else ""
+        )
+        _fail(InputError(f"interrupted; verified article briefs so far are cached.{kept}"), 130)
     except Exception as err:  # an error we did not foresee: still one line unless --debug
         if debug:
             raise
@@ -256,6 +273,7 @@ class _Request:
     strict: bool
     verbose: bool
     dry_run: bool = False
+    batch: bool = False
 
 
 def _fail(err: BaseException, code: int, hint: str = "") -> None:
@@ -470,6 +488,35 @@ def _run_with_progress(
                 soft_wrap=True,
             )
 
+    batches: dict[str, Any] = {}
+
+    def batch_listener(progress: BatchProgress) -> None:
+        """A line when a batch is created, re-attached to, or changes status; its counts on
+        the bar."""
+        if progress.batch_id not in batches:
+            batches[progress.batch_id] = bar.add_task(
+                f"Batch {progress.batch_id}", total=progress.total or None, status=""
+            )
+            what = "re-attached to" if progress.attached else "sent"
+            size = f", {progress.total} requests" if progress.total else ""
+            line = f"{what} batch {progress.batch_id} ({progress.status}{size})"
+        elif progress.status != batches.get(f"{progress.batch_id} status"):
+            line = (
+                f"batch {progress.batch_id}: {progress.status}, {progress.completed} of "
+                f"{progress.total} answered, {progress.failed} failed"
+            )
+        else:
+            line = ""
+        batches[f"{progress.batch_id} status"] = progress.status
+        bar.update(
+            batches[progress.batch_id],
+            completed=progress.completed + progress.failed,
+            total=progress.total or None,
+            status=progress.status,
+        )
+        if line:
+            console.print(f"briefgen: {line}", markup=False, highlight=False, soft_wrap=True)
+
     pipeline = _pipeline(
         request,
         settings,
@@ -480,6 +527,7 @@ def _run_with_progress(
         warn=_warn,
         log=store,
         prices=prices,
+        batch_listener=batch_listener,
     )
     with tape, bar:
         return asyncio.run(pipeline.run(articles))
@@ -523,6 +571,11 @@ def _report(
     cached = (
         f" ({u.cached_tokens} prompt tokens from the provider's cache)" if u.cached_tokens else ""
     )
+    if u.batched:
+        cached += (
+            f" ({u.batched} answers from the Batch API, {u.batch_prompt_tokens}+"
+            f"{u.batch_completion_tokens} tokens at the batch price)"
+        )
     typer.echo(
         f"briefgen: {len(document.articles)} articles{failed}, {u.calls} calls{levels}, "
         f"{u.reasks} re-asks, {u.retries} retries, "
@@ -549,8 +602,24 @@ def _pipeline(
         concurrency=request.concurrency,
         context_budget=request.context_budget,
         max_article_tokens=request.max_article_tokens,
+        batch=request.batch,
+        poll_seconds=0.0 if request.replay else _poll_seconds(),
         **more,
     )
+
+
+def _poll_seconds() -> float:
+    """Seconds between looks at a running batch: BRIEFGEN_BATCH_POLL, else 30."""
+    given = os.environ.get("BRIEFGEN_BATCH_POLL")
+    if not given:
+        return DEFAULT_POLL_SECONDS
+    try:
+        seconds = float(given)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 3600 or seconds != seconds:
+        raise InputError(f"BRIEFGEN_BATCH_POLL={given!r} is not a number of seconds (0-3600).")
+    return seconds
 
 
 def _dry_run(
@@ -564,13 +633,19 @@ def _dry_run(
     """Print what the run would ask and cost; call nothing, write nothing."""
     e = _pipeline(request, settings, prompts, cache).estimate(articles)
     usage = Usage(prompt_tokens=e.prompt_tokens, completion_tokens=e.completion_tokens)
+    if request.batch:  # the article calls at the Batch API's price, the corpus step not
+        usage.batch_prompt_tokens = e.article_prompt_tokens
+        usage.batch_completion_tokens = e.article_completion_tokens
     cost = usage.cost(settings.model, prices)
     shown = f"about ${cost:.4f}" if cost is not None else "unknown for this model"
+    kept = f", {e.in_batches} in a batch already sent" if e.in_batches else ""
+    how = " through the Batch API" if request.batch else ""
+    priced = " (article calls at the batch price)" if request.batch else ""
     typer.echo(
-        f"briefgen: dry run: {e.articles} articles, {e.cache_hits} answered by the cache; "
-        f"{e.calls} article calls and about {e.corpus_calls} corpus calls; "
+        f"briefgen: dry run: {e.articles} articles, {e.cache_hits} answered by the cache{kept}; "
+        f"{e.calls} article calls{how} and about {e.corpus_calls} corpus calls; "
         f"{e.prompt_tokens:,} prompt tokens (article calls counted, corpus estimated), "
-        f"about {e.completion_tokens:,} completion tokens; cost {shown} with "
+        f"about {e.completion_tokens:,} completion tokens; cost {shown}{priced} with "
         f"{settings.model}; nothing was called",
         err=True,
     )

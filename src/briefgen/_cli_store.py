@@ -9,8 +9,8 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from briefgen._cache import Cache
-from briefgen._errors import InputError
+from briefgen._cache import LIVE_BATCH, Cache
+from briefgen._errors import InputError, ModelError
 
 cache_app = typer.Typer(
     no_args_is_help=True,
@@ -19,10 +19,74 @@ cache_app = typer.Typer(
 )
 
 
+batch_app = typer.Typer(
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="See the batches `summarize --batch` sent.",
+)
+
+
 def register(app: typer.Typer) -> None:
     """Add the state commands to `app`."""
     app.command("log")(log)
     app.add_typer(cache_app, name="cache")
+    app.add_typer(batch_app, name="batch")
+
+
+@batch_app.command("status")
+def batch_status(
+    everything: Annotated[
+        bool, typer.Option("--all", help="Also list batches that have ended.")
+    ] = False,
+    offline: Annotated[
+        bool,
+        typer.Option("--offline", help="Show the status last seen; ask the endpoint nothing."),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List the batches still pending (or all): each is asked for its status first.
+
+    A pending batch is re-attached to by running the same `summarize --batch` command again.
+
+    \b
+    Examples:
+      briefgen batch status
+      briefgen batch status --all --json
+    """
+    with _store() as store:
+        kept = store.path.is_file()
+        if kept and not offline:
+            for row in store.batches(pending_only=True):
+                seen = _look_at(row)
+                if isinstance(seen, str):
+                    typer.echo(f"briefgen: warning: {seen}", err=True)
+                else:
+                    store.update_batch(row["id"], **seen)
+        rows = store.batches(pending_only=not everything) if kept else []
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+    elif not rows:
+        typer.echo("no pending batches" if not everything else "no batches kept")
+    else:
+        typer.echo(_table(_BATCH_COLUMNS, [_batch_row(r) for r in rows]))
+
+
+def _look_at(row: dict[str, Any]) -> dict[str, Any] | str:
+    """What the endpoint says of a kept batch now, or why it could not be asked."""
+    from briefgen._llm import retrieve_batch
+
+    try:
+        batch = retrieve_batch(row["id"], row["endpoint"])
+    except ModelError as err:
+        return f"{err} Showing the status last seen."
+    counts = batch.request_counts
+    return {
+        "status": batch.status,
+        "completed": int(getattr(counts, "completed", 0) or 0),
+        "failed": int(getattr(counts, "failed", 0) or 0),
+        "output_file": batch.output_file_id,
+        "error_file": batch.error_file_id,
+    }
 
 
 def log(
@@ -134,6 +198,31 @@ _RUN_COLUMNS = (
     "outcome",
 )
 _CALL_COLUMNS = ("time (UTC)", "kind", "subject", "model", _TOKENS, "cost", "outcome")
+
+
+_BATCH_COLUMNS = (
+    "batch",
+    "created (UTC)",
+    "model",
+    "requests",
+    "status",
+    "answered",
+    "failed",
+    "checked (UTC)",
+)
+
+
+def _batch_row(batch: dict[str, Any]) -> list[str]:
+    return [
+        batch["id"],
+        _time(batch["created"]),
+        batch["model"],
+        f"{batch['requests']:,}",
+        batch["status"],
+        f"{batch['completed']:,}",
+        f"{batch['failed']:,}",
+        _time(batch["checked"]),
+    ]
 
 
 def _run_row(run: dict[str, Any]) -> list[str]:

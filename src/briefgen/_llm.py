@@ -31,6 +31,7 @@ import functools
 import hashlib
 import json
 import logging
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -76,6 +77,11 @@ class Usage:
     completion_tokens: int = 0
     cache_hits: int = 0
     levels: int = 1  # corpus synthesis levels: 2 or more when the briefs exceeded the budget
+    # Answers that came through a Batch API, and their tokens: a part of the totals above,
+    # billed at the batch price.
+    batched: int = 0
+    batch_prompt_tokens: int = 0
+    batch_completion_tokens: int = 0
 
     def add(self, other: Usage) -> None:
         self.calls += other.calls
@@ -85,17 +91,27 @@ class Usage:
         self.cached_tokens += other.cached_tokens
         self.completion_tokens += other.completion_tokens
         self.cache_hits += other.cache_hits
+        self.batched += other.batched
+        self.batch_prompt_tokens += other.batch_prompt_tokens
+        self.batch_completion_tokens += other.batch_completion_tokens
 
     def cost(self, model: str, prices: Mapping[str, Price] | None = None) -> float | None:
-        """USD, with prompt-cache tokens at their own price; None for a model with none."""
+        """USD, with prompt-cache tokens and batch answers at their own prices; None for a
+        model with no known price."""
         price = price_for(model, DEFAULT_PRICES if prices is None else prices)
         if price is None:
             return None
-        return cost(
+        standard = cost(
             price,
-            prompt_tokens=self.prompt_tokens,
+            prompt_tokens=self.prompt_tokens - self.batch_prompt_tokens,
             cached_tokens=self.cached_tokens,
-            completion_tokens=self.completion_tokens,
+            completion_tokens=self.completion_tokens - self.batch_completion_tokens,
+        )
+        return standard + cost(
+            price,
+            prompt_tokens=self.batch_prompt_tokens,
+            completion_tokens=self.batch_completion_tokens,
+            batch=True,
         )
 
 
@@ -163,6 +179,10 @@ Listener = Callable[[str], None]  # told "call", "retry", "reask" or "throttle" 
 
 # The usage of the question being asked in this task, for the transport to count requests.
 _asking: contextvars.ContextVar[Usage | None] = contextvars.ContextVar("asking", default=None)
+# Set while a request is being built for a batch: the transport keeps its body, sends nothing.
+_capturing: contextvars.ContextVar[list[bytes] | None] = contextvars.ContextVar(
+    "capturing", default=None
+)
 
 
 @dataclass
@@ -220,9 +240,10 @@ class AdaptiveLimit:
                 self._freed.notify_all()
 
 
-def _transport_classes() -> tuple[type[Any], type[Exception]]:
-    """The deadline transport and the error it raises for an endpoint that answers nothing
-    (built on first use: httpx2 and openai are imported only when a run starts)."""
+def _transport_classes() -> tuple[type[Any], type[Exception], type[Any]]:
+    """The deadline transport, the error it raises for an endpoint that answers nothing, and
+    the transport above it that answers from a batch (built on first use: httpx2 and openai
+    are imported only when a run starts)."""
     import httpx2
     import openai
 
@@ -254,6 +275,7 @@ def _transport_classes() -> tuple[type[Any], type[Exception]]:
             self.answered = 0
 
         async def handle_async_request(self, request: Any) -> Any:
+            await request.aread()  # a multipart upload streams: it is hashed below
             if self.strict_tools:
                 request = _strict_tools(request)
             usage = _asking.get()
@@ -304,7 +326,51 @@ def _transport_classes() -> tuple[type[Any], type[Exception]]:
         async def aclose(self) -> None:
             await self.inner.aclose()
 
-    return Deadline, EndpointSilent
+    class Answered(httpx2.AsyncBaseTransport):
+        """Above the deadline: keeps a request's body instead of sending it while one is
+        being built for a batch (`_capturing`), and answers a request a batch has already
+        answered with that answer, its tokens counted at the batch price."""
+
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+            self.stored: dict[str, dict[str, Any]] = {}  # sha256 of the body: the answer
+
+        async def handle_async_request(self, request: Any) -> Any:
+            await request.aread()
+            captured = _capturing.get()
+            if captured is not None:
+                captured.append(request.content)
+                return httpx2.Response(418, json={"error": {"message": "kept"}}, request=request)
+            # Kept, not used up: the same article twice in a run is one request in the batch.
+            stored = self.stored.get(hashlib.sha256(request.content).hexdigest())
+            if stored is None:
+                return await self.inner.handle_async_request(request)
+            body = dict(stored)
+            usage = _asking.get()
+            if usage is not None:
+                usage.batched += 1
+                spent = Usage()
+                _add_usage(spent, _Tokens(body.pop("usage", None)))
+                usage.prompt_tokens += spent.prompt_tokens
+                usage.completion_tokens += spent.completion_tokens
+                usage.batch_prompt_tokens += spent.prompt_tokens
+                usage.batch_completion_tokens += spent.completion_tokens
+            return httpx2.Response(200, json=body, request=request)
+
+        async def aclose(self) -> None:
+            await self.inner.aclose()
+
+    return Deadline, EndpointSilent, Answered
+
+
+class _Tokens:
+    """A usage block as a chat completion's JSON holds it, read like the client's object."""
+
+    def __init__(self, data: Any) -> None:
+        data = data if isinstance(data, dict) else {}
+        self.prompt_tokens = data.get("prompt_tokens")
+        self.completion_tokens = data.get("completion_tokens")
+        self.prompt_tokens_details = None
 
 
 class Extractor:
@@ -326,6 +392,8 @@ class Extractor:
         self.concurrency = concurrency
         self.limit: AdaptiveLimit | None = None
         self._client: Any = None
+        self.openai: Any = None  # the openai client under instructor, for the Batch API
+        self._answered: Any = None
         self._http: Any = None
         self._silent: type[Exception] = Exception
         self._secrets = [settings.api_key] if settings.api_key else []
@@ -337,19 +405,19 @@ class Extractor:
         import openai
 
         _check_models_once()
-        deadline, self._silent = _transport_classes()
+        deadline, self._silent, answered = _transport_classes()
         inner = self._transport or httpx2.AsyncHTTPTransport()
         self.limit = AdaptiveLimit(self.concurrency, self.listener)
-        self._http = httpx2.AsyncClient(
-            transport=deadline(
+        self._answered = answered(
+            deadline(
                 inner,
                 self.settings.timeout,
                 self.listener,
                 self.limit,
                 strict_tools=self.settings.mode == "tools-strict",
-            ),
-            timeout=self.settings.timeout,
+            )
         )
+        self._http = httpx2.AsyncClient(transport=self._answered, timeout=self.settings.timeout)
         client: Any
         if self.settings.azure_endpoint:
             client = openai.AsyncAzureOpenAI(
@@ -369,13 +437,52 @@ class Extractor:
                 http_client=self._http,
             )
         mode = getattr(instructor.Mode, MODES[self.settings.mode])
+        self.openai = client
         self._client = instructor.from_openai(client, mode=mode)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         if self._http is not None:
             await self._http.aclose()
-        self._client = self._http = None
+        self._client = self._http = self.openai = self._answered = None
+
+    async def request_body(self, response_model: type[BaseModel], system: str, user: str) -> bytes:
+        """The exact body `ask` sends first for these messages, built by the same client and
+        sent nowhere: a Batch API request, and the key its answer is served under."""
+        captured: list[bytes] = []
+        token = _capturing.set(captured)
+        try:
+            await self._create(response_model, _first_messages(system, user))
+        except Exception:  # the kept request is answered with an error on purpose
+            pass
+        finally:
+            _capturing.reset(token)
+        if not captured:
+            raise ModelError("could not build the batch request (the client sent nothing)")
+        return captured[0]
+
+    def answer_from_batch(self, body: bytes, answer: dict[str, Any]) -> None:
+        """Answer the request `body` with `answer` (a chat completion a batch returned) the
+        next time it is asked."""
+        assert self._answered is not None, "outside `async with extractor`"
+        self._answered.stored[hashlib.sha256(body).hexdigest()] = answer
+
+    def batch_body(self, body: bytes) -> dict[str, Any]:
+        """`body` as the Batch API is to send it: the request as this mode sends it."""
+        data: dict[str, Any] = json.loads(body)
+        if self.settings.mode == "tools-strict":
+            _mark_strict(data)
+        return data
+
+    async def _create(self, response_model: type[BaseModel], messages: list[Any]) -> Any:
+        return await self._client.create_with_completion(
+            model=self.settings.model,
+            messages=messages,
+            response_model=_response_schema(response_model, self.settings.mode in _STRICT_MODES),
+            max_retries=0,  # re-asks are ours: bounded, and they keep the best answer
+            temperature=0,
+            **self._limit(),
+        )
 
     async def ask(
         self,
@@ -389,24 +496,12 @@ class Extractor:
         usage = Usage()
         _asking.set(usage)
         validating.set(context)  # what the validators check against, for this task only
-        base: list[Any] = [
-            {"role": "system", "content": system},
-            {"role": "user", "content": user},
-        ]
+        base = _first_messages(system, user)
         messages, retried = base, False
         candidates: list[dict[str, Any]] = []
         while True:
             try:
-                parsed, completion = await self._client.create_with_completion(
-                    model=self.settings.model,
-                    messages=messages,
-                    response_model=_response_schema(
-                        response_model, self.settings.mode in _STRICT_MODES
-                    ),
-                    max_retries=0,  # re-asks are ours: bounded, and they keep the best answer
-                    temperature=0,
-                    **self._limit(),
-                )
+                parsed, completion = await self._create(response_model, messages)
             except Exception as err:  # classified below: what ends the run is raised there
                 outcome = self._outcome(err, label, usage)
                 # The endpoint's and the model's words are shown to the user: never a key.
@@ -492,6 +587,10 @@ class Extractor:
             f"{what} could not be read ({problem}); send one valid JSON object",
             message=message,
         )
+
+
+def _first_messages(system: str, user: str) -> list[Any]:
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
 def _add_usage(usage: Usage, total: Any) -> None:
@@ -665,6 +764,63 @@ def _raise_for_run(
             ) from err
 
 
+def endpoint_error(
+    err: BaseException, settings: Settings, doing: str, unsupported: str
+) -> ModelError:
+    """The one line for a request other than a chat completion (the Batch API's) that
+    failed after the client's retries; `unsupported` says what to do if the endpoint lacks
+    what was asked of it."""
+    import openai
+
+    for cause in _cause_chain(err):
+        said = _endpoint_message(cause, settings)
+        if isinstance(cause, openai.AuthenticationError):
+            return ModelError(
+                f"{doing}: the endpoint refused the API key (401: {said}); check OPENAI_API_KEY."
+            )
+        if isinstance(cause, openai.APIStatusError):
+            status = cause.status_code
+            if status in {404, 405, 501} or (status == 400 and "batch" in said.lower()):
+                return ModelError(f"{doing}: {status} from {settings.url} ({said}); {unsupported}.")
+            later = "; try again later" if status == 429 or status >= 500 else ""
+            return ModelError(f"{doing}: the endpoint answered {status} ({said}){later}.")
+        if isinstance(cause, openai.APIConnectionError):  # timeouts too
+            return ModelError(
+                f"{doing}: no answer from {settings.url} ({_first_line(str(cause)) or 'timed out'}"
+                "); check --base-url and your network, then run the same command again."
+            )
+    return ModelError(f"{doing}: unexpected {type(err).__name__}: {_first_line(str(err))}")
+
+
+def retrieve_batch(batch_id: str, endpoint: str) -> Any:
+    """A kept batch as the endpoint at `endpoint` sees it now, asked with the key in the
+    environment (Azure's for an Azure endpoint); ModelError, in one line, if it cannot be."""
+    import openai
+
+    azure = ".openai.azure.com" in endpoint
+    key = os.environ.get("AZURE_OPENAI_API_KEY" if azure else "OPENAI_API_KEY") or None
+    settings = Settings(api_key=key, base_url=endpoint)
+    try:
+        client: Any
+        if azure:
+            client = openai.AzureOpenAI(
+                api_key=key,
+                azure_endpoint=endpoint,
+                api_version=os.environ.get("OPENAI_API_VERSION"),
+                max_retries=1,
+                timeout=30,
+            )
+        else:
+            client = openai.OpenAI(
+                api_key=key or "sk-no-key-needed", base_url=endpoint, max_retries=1, timeout=30
+            )
+        return client.batches.retrieve(batch_id)
+    except Exception as err:
+        raise endpoint_error(
+            err, settings, f"asking about batch {batch_id}", "is it still there?"
+        ) from err
+
+
 def _code(err: BaseException) -> str | None:
     code = getattr(err, "code", None)
     return code if isinstance(code, str) else None
@@ -825,11 +981,8 @@ def _strict_tools(request: Any) -> Any:
         body = json.loads(request.content)
     except ValueError:
         return request
-    tools = body.get("tools") if isinstance(body, dict) else None
-    if not tools:
+    if not isinstance(body, dict) or not _mark_strict(body):
         return request
-    for tool in tools:
-        tool.get("function", {})["strict"] = True
     headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() != "content-length"]
     return httpx2.Request(
         request.method,
@@ -838,3 +991,13 @@ def _strict_tools(request: Any) -> Any:
         content=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
         extensions=request.extensions,
     )
+
+
+def _mark_strict(body: dict[str, Any]) -> bool:
+    """Mark the tools of a chat-completion request strict; whether it had any."""
+    tools = body.get("tools")
+    if not isinstance(tools, list) or not tools:
+        return False
+    for tool in tools:
+        tool.get("function", {})["strict"] = True
+    return True

@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from briefgen._cache import Cache, CacheEntryError
+from briefgen._batch import DEFAULT_POLL_SECONDS, Batches, BatchListener, BatchRequest
+from briefgen._cache import Cache, CacheEntryError, prompt_key
 from briefgen._errors import BudgetError, ModelError
 from briefgen._ingest import Article, load
 from briefgen._llm import (
@@ -65,6 +66,16 @@ _VIEW_RATIO = 0.45
 _CORPUS_ANSWER = 4_000
 
 
+def _answer_tokens(most: int, article_tokens: int) -> int:
+    """The completion tokens an article's answer is estimated at."""
+    return min(most, _ANSWER_BASE + int(article_tokens * _ANSWER_RATIO))
+
+
+def _view(most: int, article_tokens: int) -> int:
+    """The tokens an article's brief is estimated to take in the corpus prompt."""
+    return int(_answer_tokens(most, article_tokens) * _VIEW_RATIO)
+
+
 @dataclass
 class Estimate:
     """What a run would ask: calls not answered by the cache and their tokens."""
@@ -75,6 +86,10 @@ class Estimate:
     cache_hits: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    # The article calls' share of the tokens (the part a batch would carry).
+    article_prompt_tokens: int = 0
+    article_completion_tokens: int = 0
+    in_batches: int = 0  # article calls a kept batch already carries (--batch)
 
 
 @dataclass
@@ -121,6 +136,9 @@ class Pipeline:
         warn: Warn | None = None,
         log: Cache | None = None,
         prices: Mapping[str, Price] | None = None,
+        batch: bool = False,
+        batch_listener: BatchListener | None = None,
+        poll_seconds: float = DEFAULT_POLL_SECONDS,
     ) -> None:
         self.settings = settings
         self.log = log  # the state database the calls are logged in, if any
@@ -138,6 +156,9 @@ class Pipeline:
         self.warn: Warn = warn or (lambda _: None)
         self.usage = Usage()
         self.failures: list[str] = []  # corpus calls that could not be answered
+        self.batch = batch  # the article stage through the Batch API
+        self.batch_listener: BatchListener = batch_listener or (lambda _: None)
+        self.poll_seconds = poll_seconds
 
     async def run(self, articles: Sequence[Article]) -> Run:
         """Every article's brief (each failing alone), then the corpus brief of those read.
@@ -164,6 +185,8 @@ class Pipeline:
         outcome = "ended by an error"
         try:
             async with self.extractor, _fewer_collections():
+                if self.batch:
+                    await self._batch_stage(articles)
                 results = await gather(one(a) for a in articles)
                 failed = [r for r in results if r.failure is not None]
                 read = [r for r in results if r.failure is None]
@@ -218,26 +241,35 @@ class Pipeline:
         schema = schema_tokens(ArticleBrief)
         estimate = Estimate(articles=len(articles))
         views = []
+        asked = []
         for article in articles:
             if self._too_long(article):
                 continue
             system = self.prompts.render("extract_system.j2", article=article)
             user = self.prompts.render("extract_user.j2", article=article)
+            key = prompt_key(self.settings.model, system, user)
+            asked.append((article, system, user, key))
+        # With --batch, an article a kept batch holds (or is still answering) is paid for.
+        kept = self._kept_batches([key for *_, key in asked])
+        for article, system, user, key in asked:
             if self.cache is not None:
-                key = self.cache.key(self.settings.model, system, user)
                 hit = self._from_cache(key, article)
                 if hit is not None:
                     estimate.cache_hits += 1
                     views.append(count_tokens(self._prompts("corpus", [brief_view(hit)])[1]))
                     continue
             article_tokens = count_tokens(article.numbered())
+            if key in kept:
+                estimate.in_batches += 1
+                views.append(_view(self.settings.max_tokens, article_tokens))
+                continue
             estimate.calls += 1
             estimate.prompt_tokens += count_tokens(system) + count_tokens(user) + schema
-            answer = min(
-                self.settings.max_tokens, _ANSWER_BASE + int(article_tokens * _ANSWER_RATIO)
-            )
+            answer = _answer_tokens(self.settings.max_tokens, article_tokens)
             estimate.completion_tokens += answer
-            views.append(int(answer * _VIEW_RATIO))
+            views.append(_view(self.settings.max_tokens, article_tokens))
+        estimate.article_prompt_tokens = estimate.prompt_tokens
+        estimate.article_completion_tokens = estimate.completion_tokens
         # The corpus step: its briefs' lines in parts of the budget, then the merges.
         base = count_tokens(self.prompts.render("corpus_system.j2")) + schema_tokens(CorpusBrief)
         room = max(1, self.context_budget - base)
@@ -259,7 +291,7 @@ class Pipeline:
         user = self.prompts.render("extract_user.j2", article=article)
         key = None
         if self.cache is not None:
-            key = self.cache.key(self.settings.model, system, user)
+            key = prompt_key(self.settings.model, system, user)
             # Read and re-verified off the event loop, so a thousand hits do not hold up a
             # new article's request behind them.
             cached = await asyncio.to_thread(self._from_cache, key, article)
@@ -273,6 +305,8 @@ class Pipeline:
         self.usage.add(answer.usage)
         result = self._result(article, answer, lambda: count_tokens(system) + count_tokens(user))
         outcome = f"failed: {result.failure}" if result.failure else "ok"
+        if answer.usage.batched:
+            outcome += " (answered by a batch)"
         self._log_call("article", article.name, answer.usage, outcome)
         if self.cache is not None and key is not None and result.failure is None:
             dropped = [{"where": d.where, "reason": d.reason} for d in result.dropped]
@@ -282,6 +316,45 @@ class Pipeline:
             except (OSError, sqlite3.Error) as err:  # the brief stands; only a rerun pays again
                 self.warn(f"could not cache the brief of {article.name} ({_why(err)})")
         return result
+
+    async def _batch_stage(self, articles: Sequence[Article]) -> None:
+        """Send the first request of every article the cache cannot answer as one batch (or
+        re-attach to the batch kept for them) and wait for its answers; `extract` then
+        verifies each as it would an ordinary answer."""
+        requests: dict[str, BatchRequest] = {}
+        for article in articles:
+            if self._too_long(article):
+                continue
+            system = self.prompts.render("extract_system.j2", article=article)
+            user = self.prompts.render("extract_user.j2", article=article)
+            key = prompt_key(self.settings.model, system, user)
+            if key in requests or self._cached(key):
+                continue
+            body = await self.extractor.request_body(ArticleBrief, system, user)
+            requests[key] = BatchRequest(key, article.name, body)
+        if not requests:
+            return
+        batches = Batches(
+            self.extractor, self.cache, self.batch_listener, self.warn, self.poll_seconds
+        )
+        await batches.answer(list(requests.values()))
+
+    def _kept_batches(self, keys: list[str]) -> dict[str, Any]:
+        if not self.batch or self.cache is None:
+            return {}
+        try:
+            return self.cache.batch_for(keys, self.settings.url)
+        except OSError:
+            return {}
+
+    def _cached(self, key: str) -> bool:
+        """Whether the cache has an entry under `key` (read, not yet verified)."""
+        if self.cache is None:
+            return False
+        try:
+            return self.cache.get(key) is not None
+        except CacheEntryError:  # damaged: asked again, and `extract` says so
+            return False
 
     def _too_long(self, article: Article) -> str | None:
         """Why an article is refused before any call: longer than one call may carry."""
@@ -512,7 +585,7 @@ class Pipeline:
         key = None
         if self.cache is not None:
             # Keyed by its exact prompt: the same briefs in the same part ask nothing again.
-            key = self.cache.key(self.settings.model, system, user)
+            key = prompt_key(self.settings.model, system, user)
             entry = await asyncio.to_thread(self._cache_entry, key, label)
             if entry is not None:
                 try:

@@ -52,11 +52,20 @@ def fingerprint(body: bytes | str | None) -> str:
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):
-        return hashlib.sha256(body if isinstance(body, bytes) else body.encode()).hexdigest()
+        raw = body if isinstance(body, bytes) else body.encode()
+        return hashlib.sha256(_without_boundary(raw)).hexdigest()
     if not isinstance(data, dict):
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
     asked = {"model": data.get("model"), "messages": _stable(data.get("messages"))}
     return hashlib.sha256(json.dumps(asked, sort_keys=True).encode()).hexdigest()
+
+
+def _without_boundary(body: bytes) -> bytes:
+    """A multipart body (a Batch API upload) with its random boundary made constant."""
+    if not body.startswith(b"--"):
+        return body
+    boundary = body.split(b"\r\n", 1)[0]
+    return body.replace(boundary, b"--boundary")
 
 
 def _stable(value: Any) -> Any:
@@ -194,11 +203,17 @@ def _first_request(path: Path) -> dict[str, Any]:
 
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        body = data["interactions"][0]["request"]["body"]
-        body = body.get("string") if isinstance(body, dict) else body
-        request = json.loads(str(body))
-    except (OSError, yaml.YAMLError, KeyError, IndexError, TypeError, ValueError) as err:
+        interactions = list(data["interactions"])
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as err:
         raise InputError(f"{path} is not a briefgen recording ({type(err).__name__}).") from err
-    if not isinstance(request, dict):
-        raise InputError(f"{path} is not a briefgen recording (a request is not an object).")
-    return request
+    # The first chat completion: a --batch run's first requests are the Batch API's.
+    for interaction in interactions:
+        try:
+            body = interaction["request"]["body"]
+            body = body.get("string") if isinstance(body, dict) else body
+            request = json.loads(str(body))
+        except (KeyError, TypeError, ValueError):
+            continue
+        if isinstance(request, dict) and "messages" in request:
+            return request
+    raise InputError(f"{path} is not a briefgen recording (it holds no chat completion).")

@@ -1,0 +1,322 @@
+"""The article stage through a Batch API (`--batch`): half the price, answers within a day.
+
+Each article's first request is built by the very client that would send it
+(`Extractor.request_body`) and written as one line of JSONL; the file is uploaded, a batch
+created on it, and polled until it ends. Each answer is then handed back to the extractor,
+which serves it to the same `ask` an ordinary run makes: the same parsing, the same
+validators, the same salvage, and a re-ask of an answer that fails them goes out as an
+ordinary call. A request the batch did not answer (it expired, or that request failed) is
+asked by an ordinary call too, and said so.
+
+Every batch is kept in the state database the moment it is created, with its requests by
+custom id (the cache key of the article's prompts), and its answers once downloaded: a rerun
+of the same command re-attaches to a batch still running, or takes the answers one already
+gave, instead of paying twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from briefgen._cache import ENDED_BATCH, Cache
+from briefgen._errors import ModelError
+from briefgen._llm import Extractor, Settings, endpoint_error
+
+# What OpenAI takes in one batch: 50,000 requests, a 200 MB file (kept well under).
+MOST_REQUESTS = 50_000
+MOST_BYTES = 190 * 1024 * 1024
+COMPLETION_WINDOW = "24h"
+DEFAULT_POLL_SECONDS = 30.0  # how long to wait between looks at a running batch
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    """One article's first request: its cache key, its file name, and the exact body."""
+
+    custom_id: str
+    subject: str
+    body: bytes
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """What the endpoint last said of a batch."""
+
+    batch_id: str
+    status: str
+    completed: int
+    failed: int
+    total: int
+    attached: bool = False  # kept from an earlier run, not created by this one
+
+
+BatchListener = Callable[[BatchProgress], None]
+
+
+def endpoint_path(settings: Settings) -> str:
+    """The path each batch line asks: Azure's deployments take it without the /v1."""
+    return "/chat/completions" if settings.azure_endpoint else "/v1/chat/completions"
+
+
+class Batches:
+    """Sends requests as batches (or re-attaches to those kept), waits for them to end, and
+    gives the extractor every answer they hold."""
+
+    def __init__(
+        self,
+        extractor: Extractor,
+        store: Cache | None,
+        listener: BatchListener,
+        warn: Callable[[str], None],
+        poll_seconds: float = DEFAULT_POLL_SECONDS,
+    ) -> None:
+        self.extractor = extractor
+        self.settings = extractor.settings
+        self.store = store
+        self.listener = listener
+        self.warn = warn
+        self.poll_seconds = max(0.0, poll_seconds)
+        self.answered = 0
+
+    async def answer(self, requests: Sequence[BatchRequest]) -> None:
+        """Have every request answered by a batch, where a batch can; the rest are left for
+        ordinary calls (each said so in a warning)."""
+        kept = self._kept([r.custom_id for r in requests])
+        waiting: dict[str, list[BatchRequest]] = {}
+        fresh: list[BatchRequest] = []
+        for request in requests:
+            row = kept.get(request.custom_id)
+            if row is None:
+                fresh.append(request)
+            elif row["answer"] is not None:
+                self._give(request, row["answer"])
+            else:
+                waiting.setdefault(row["id"], []).append(request)
+        for batch_id, attached in waiting.items():
+            self.listener(
+                BatchProgress(batch_id, kept[attached[0].custom_id]["status"], 0, 0, 0, True)
+            )
+        lines = [self._line(r) for r in fresh]
+        for chunk in _chunks(list(zip(fresh, lines, strict=True))):
+            waiting[await self._submit(chunk)] = [request for request, _ in chunk]
+        await asyncio.gather(*(self._wait(b, rs) for b, rs in waiting.items()))
+
+    def _kept(self, custom_ids: list[str]) -> dict[str, dict[str, Any]]:
+        if self.store is None:
+            return {}
+        try:
+            return self.store.batch_for(custom_ids, self.settings.url)
+        except OSError as err:
+            self.warn(f"could not read the kept batches ({err}); sending a new batch")
+            return {}
+
+    def _line(self, request: BatchRequest) -> bytes:
+        line = {
+            "custom_id": request.custom_id,
+            "method": "POST",
+            "url": endpoint_path(self.settings),
+            "body": self.extractor.batch_body(request.body),
+        }
+        return json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+
+    async def _submit(self, chunk: Sequence[tuple[BatchRequest, bytes]]) -> str:
+        """Upload the requests as JSONL and create a batch on them; its id, kept at once."""
+        requests = [request for request, _ in chunk]
+        data = b"".join(line for _, line in chunk)
+        client = self.extractor.openai
+        try:
+            uploaded = await client.files.create(
+                file=("briefgen-batch.jsonl", data, "application/jsonl"), purpose="batch"
+            )
+            batch = await client.batches.create(
+                input_file_id=uploaded.id,
+                endpoint=endpoint_path(self.settings),
+                completion_window=COMPLETION_WINDOW,
+                metadata={"created_by": "briefgen"},
+            )
+        except Exception as err:
+            raise self._error(err, "sending the batch") from err
+        if self.store is not None:
+            try:
+                self.store.add_batch(
+                    batch.id,
+                    model=self.settings.model,
+                    endpoint=self.settings.url,
+                    input_file=uploaded.id,
+                    status=batch.status,
+                    requests=[(r.custom_id, r.subject) for r in requests],
+                )
+            except OSError as err:
+                self.warn(
+                    f"could not keep batch {batch.id} in the state database ({err}); a "
+                    "rerun will not find it"
+                )
+        self.listener(_progress(batch, len(requests)))
+        return str(batch.id)
+
+    async def _wait(self, batch_id: str, requests: Sequence[BatchRequest]) -> None:
+        """Poll the batch until it ends, then take its answers."""
+        client = self.extractor.openai
+        while True:
+            try:
+                batch = await client.batches.retrieve(batch_id)
+            except Exception as err:
+                raise self._error(err, f"asking about batch {batch_id}") from err
+            self._record(batch)
+            self.listener(_progress(batch, len(requests)))
+            if batch.status in ENDED_BATCH:
+                break
+            await asyncio.sleep(self.poll_seconds)
+        if batch.status == "failed":
+            errors = _batch_errors(batch)
+            raise ModelError(
+                f"batch {batch_id} failed: {errors}; nothing in it was answered or charged. "
+                "Fix what it names, or run without --batch."
+            )
+        answers = await self._download(batch, requests)
+        for request in requests:
+            answer, _ = answers.get(request.custom_id, (None, None))
+            if answer is not None:
+                self._give(request, answer)
+        missing = [r for r in requests if answers.get(r.custom_id, (None, None))[0] is None]
+        if batch.status == "cancelled":
+            raise ModelError(
+                f"batch {batch_id} was cancelled; its {len(requests) - len(missing)} answers "
+                f"are kept. Run the same command again to send the other {len(missing)} in a "
+                "new batch, or run without --batch."
+            )
+        if missing:
+            reasons = {answers.get(r.custom_id, (None, "no answer"))[1] for r in missing}
+            why = (
+                "it expired before answering them"
+                if batch.status == "expired"
+                else f"those requests failed ({sorted(str(r) for r in reasons)[0]})"
+            )
+            self.warn(
+                f"batch {batch_id}: {len(missing)} of {len(requests)} requests have no answer "
+                f"({why}); asking them by ordinary calls, at the standard price"
+            )
+
+    async def _download(
+        self, batch: Any, requests: Sequence[BatchRequest]
+    ) -> dict[str, tuple[str | None, str | None]]:
+        """Per custom id, the answer (a chat completion as JSON) or why there is none, read
+        from the batch's output and error files, and kept."""
+        results: dict[str, tuple[str | None, str | None]] = {}
+        for file_id in (batch.error_file_id, batch.output_file_id):  # answers win
+            if not file_id:
+                continue
+            try:
+                content = await self.extractor.openai.files.content(file_id)
+            except Exception as err:
+                raise self._error(err, f"downloading the results of batch {batch.id}") from err
+            for line in content.text.splitlines():
+                parsed = _result(line)
+                if parsed is not None:
+                    results[parsed[0]] = parsed[1]
+        wanted = {r.custom_id for r in requests}
+        results = {k: v for k, v in results.items() if k in wanted}
+        if self.store is not None:
+            try:
+                self.store.store_batch_results(batch.id, results)
+            except OSError as err:
+                self.warn(f"could not keep the answers of batch {batch.id} ({err})")
+        return results
+
+    def _record(self, batch: Any) -> None:
+        if self.store is None:
+            return
+        counts = getattr(batch, "request_counts", None)
+        try:
+            self.store.update_batch(
+                batch.id,
+                status=batch.status,
+                completed=int(getattr(counts, "completed", 0) or 0),
+                failed=int(getattr(counts, "failed", 0) or 0),
+                output_file=batch.output_file_id,
+                error_file=batch.error_file_id,
+                errors=_batch_errors(batch) if batch.status == "failed" else None,
+            )
+        except OSError as err:
+            self.warn(f"could not record the status of batch {batch.id} ({err})")
+
+    def _give(self, request: BatchRequest, answer: str) -> None:
+        try:
+            completion = json.loads(answer)
+        except ValueError:
+            return  # not JSON: the ordinary call answers instead
+        if isinstance(completion, dict):
+            self.extractor.answer_from_batch(request.body, completion)
+            self.answered += 1
+
+    def _error(self, err: BaseException, doing: str) -> ModelError:
+        return endpoint_error(
+            err,
+            self.settings,
+            doing,
+            "the endpoint has no Batch API, or not for this model; run without --batch",
+        )
+
+
+def _result(line: str) -> tuple[str, tuple[str | None, str | None]] | None:
+    """(custom id, (answer, error)) from one line of a batch's output or error file."""
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("custom_id"), str):
+        return None
+    response: dict[str, Any] = data["response"] if isinstance(data.get("response"), dict) else {}
+    error: dict[str, Any] | None = data["error"] if isinstance(data.get("error"), dict) else None
+    body = response.get("body")
+    status = response.get("status_code")
+    if status == 200 and isinstance(body, dict) and error is None:
+        return data["custom_id"], (json.dumps(body, ensure_ascii=False), None)
+    if error is None and isinstance(body, dict) and isinstance(body.get("error"), dict):
+        error = body["error"]
+    said = (error or {}).get("message") or (error or {}).get("code") or f"status {status}"
+    code = (error or {}).get("code")
+    return data["custom_id"], (None, f"{code}: {said}" if code and code != said else str(said))
+
+
+def _batch_errors(batch: Any) -> str:
+    errors = getattr(getattr(batch, "errors", None), "data", None) or []
+    shown = [
+        f"{getattr(e, 'code', None) or 'error'}: {getattr(e, 'message', None) or ''}".strip()
+        + (f" (line {e.line})" if getattr(e, "line", None) else "")
+        for e in errors[:3]
+    ]
+    return "; ".join(shown) or "no reason given"
+
+
+def _progress(batch: Any, requests: int) -> BatchProgress:
+    counts = getattr(batch, "request_counts", None)
+    return BatchProgress(
+        str(batch.id),
+        str(batch.status),
+        int(getattr(counts, "completed", 0) or 0),
+        int(getattr(counts, "failed", 0) or 0),
+        int(getattr(counts, "total", 0) or 0) or requests,
+    )
+
+
+def _chunks(
+    lines: Sequence[tuple[BatchRequest, bytes]],
+) -> list[list[tuple[BatchRequest, bytes]]]:
+    """The requests and their JSONL lines in runs that each fit one batch."""
+    chunks: list[list[tuple[BatchRequest, bytes]]] = []
+    current: list[tuple[BatchRequest, bytes]] = []
+    size = 0
+    for request, line in lines:
+        if current and (len(current) >= MOST_REQUESTS or size + len(line) > MOST_BYTES):
+            chunks.append(current)
+            current, size = [], 0
+        current.append((request, line))
+        size += len(line)
+    if current:
+        chunks.append(current)
+    return chunks
