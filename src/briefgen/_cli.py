@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import sys
@@ -362,6 +363,12 @@ def _summarize(request: _Request) -> None:
     if request.replay and request.record:
         raise InputError("--replay and --record exclude each other; give one.")
     settings = _settings(request)
+    if request.replay and not request.batch and not request.dry_run:
+        from briefgen._replay import recorded_batch
+
+        if recorded_batch(request.replay):  # a replay asks the way its recording did
+            typer.echo("briefgen: --batch (the recording's)", err=True)
+            request = dataclasses.replace(request, batch=True)
     started = time.monotonic()
     # Recording and replaying must see every call, so they bypass the cache; a replay calls
     # nothing, so it is not logged either.

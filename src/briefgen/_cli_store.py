@@ -9,7 +9,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from briefgen._cache import LIVE_BATCH, Cache
+from briefgen._cache import Cache
 from briefgen._errors import InputError, ModelError
 
 cache_app = typer.Typer(

@@ -198,14 +198,26 @@ def recorded_mode(path: Path) -> str:
     return {"json_schema": "json-schema", "json_object": "json"}.get(str(kind), "md-json")
 
 
-def _first_request(path: Path) -> dict[str, Any]:
+def recorded_batch(path: Path) -> bool:
+    """Whether a recording was made with --batch, so a replay asks the same way."""
+    return any(
+        str(i.get("request", {}).get("uri", "")).rstrip("/").endswith("/batches")
+        for i in _interactions(path)
+    )
+
+
+def _interactions(path: Path) -> list[dict[str, Any]]:
     import yaml
 
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        interactions = list(data["interactions"])
+        return [i for i in data["interactions"] if isinstance(i, dict)]
     except (OSError, yaml.YAMLError, KeyError, TypeError) as err:
         raise InputError(f"{path} is not a briefgen recording ({type(err).__name__}).") from err
+
+
+def _first_request(path: Path) -> dict[str, Any]:
+    interactions = _interactions(path)
     # The first chat completion: a --batch run's first requests are the Batch API's.
     for interaction in interactions:
         try:

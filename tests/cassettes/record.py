@@ -16,7 +16,10 @@ Each recording starts the scripted endpoint (`tests/scripted.py`) on loopback an
 - `seeds-tools-strict`, `seeds-json-schema`, `seeds-json`, `seeds-md-json`: the seed run
   asked in each other `--mode` (the four above are in `--mode tools`), from `script/seeds/`;
   the scripted endpoint answers in the form each asks for (a tool call, the JSON itself, or
-  a fenced ```json block).
+  a fenced ```json block);
+- `seeds-batch`, `seeds-batch-expired`: the seed run with `--batch`, through the scripted
+  Batch API (`scripted.Batches`: upload, create, two looks, download), the second with a
+  batch that expired before answering 003 (`script/seeds-batch-expired/_batch.json`).
 
 To record against a real model instead, see README.md beside this file.
 """
@@ -49,6 +52,11 @@ RECORDINGS: dict[str, tuple[Path, list[str], list[str]]] = {
         f"seeds-{mode}": (SEEDS, ["seeds"], ["--mode", mode])
         for mode in ("tools-strict", "json-schema", "json", "md-json")
     },
+    # The article stage through the scripted Batch API: every answer from the batch (001's
+    # fails validation and is re-asked by an ordinary call); then a batch that expired
+    # before answering 003, which is asked by an ordinary call.
+    "seeds-batch": (SEEDS, ["seeds"], [*TOOLS, "--batch"]),
+    "seeds-batch-expired": (SEEDS, ["seeds", "seeds-batch-expired"], [*TOOLS, "--batch"]),
 }
 
 
@@ -56,7 +64,7 @@ def record(name: str) -> int:
     articles, folders, options = RECORDINGS[name]
     script = {k: v for f in folders for k, v in load_script(HERE / "script" / f).items()}
     with serve(Script(script)) as server:
-        env = {**os.environ, "OPENAI_API_KEY": "sk-scripted-dummy"}
+        env = {**os.environ, "OPENAI_API_KEY": "sk-scripted-dummy", "BRIEFGEN_BATCH_POLL": "0"}
         command = [
             sys.executable,
             "-m",

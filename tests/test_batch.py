@@ -1,0 +1,477 @@
+"""`--batch`: the article stage through the Batch API, end to end.
+
+The recordings (`seeds-batch.yaml`, `seeds-batch-expired.yaml`) were made against the
+scripted endpoint's Batch API (`scripted.Batches`) and replay here through the real openai
+client: upload, create, the looks while it runs, the results download, then verification,
+an ordinary re-ask and the corpus step. What a recording cannot show — a failed batch, a
+rerun re-attaching to a batch still running, an endpoint without a Batch API — runs
+against the scripted endpoint on loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from briefgen._batch import BatchRequest, _chunks, _result
+from briefgen._cache import FILENAME
+from briefgen._cli import app
+from briefgen._errors import ModelError
+from briefgen._ingest import load
+from briefgen._llm import Settings, Usage
+from briefgen._pipeline import Pipeline
+from briefgen._prices import DEFAULT_PRICES
+from conftest import CASSETTES, SEED_CASSETTE, SEEDS
+from scripted import MODEL, Script, serve
+
+BATCH = CASSETTES / "seeds-batch.yaml"
+EXPIRED = CASSETTES / "seeds-batch-expired.yaml"
+loopback = [pytest.mark.enable_socket, pytest.mark.allow_hosts(["127.0.0.1"])]
+
+
+def interactions(path: Path) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = yaml.safe_load(path.read_text(encoding="utf-8"))["interactions"]
+    return found
+
+
+def body(interaction: dict[str, Any]) -> str:
+    raw = interaction["request"]["body"]
+    return str(raw["string"] if isinstance(raw, dict) else raw)
+
+
+def uploaded_lines(path: Path) -> list[dict[str, Any]]:
+    """The JSONL lines the run uploaded, from the multipart body of its file upload."""
+    upload = next(i for i in interactions(path) if i["request"]["uri"].endswith("/v1/files"))
+    text = body(upload)
+    start = text.index("\r\n\r\n", text.index('name="file"')) + 4
+    jsonl = text[start : text.index("\r\n--", start)]
+    return [json.loads(line) for line in jsonl.splitlines()]
+
+
+def replay(path: Path, *more: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, ["summarize", str(SEEDS), "--replay", str(path), *more])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_the_batch_recording_asks_the_batch_api_in_order() -> None:
+    asked = [
+        (i["request"]["method"], i["request"]["uri"].split("/v1", 1)[1])
+        for i in interactions(BATCH)
+    ]
+    assert asked[:5] == [
+        ("POST", "/files"),
+        ("POST", "/batches"),
+        ("GET", "/batches/batch_scripted_1"),
+        ("GET", "/batches/batch_scripted_1"),
+        ("GET", "/files/file-scripted-2/content"),
+    ]
+    # Then only what a batch cannot do: the re-ask of 001's invalid answer, and the corpus.
+    assert asked[5:] == [("POST", "/chat/completions")] * 2
+    create = json.loads(body(interactions(BATCH)[1]))
+    assert create["endpoint"] == "/v1/chat/completions"
+    assert create["completion_window"] == "24h"
+    assert create["input_file_id"] == "file-scripted-1"
+    upload = body(interactions(BATCH)[0])
+    assert 'name="purpose"\r\n\r\nbatch\r\n' in upload
+    assert 'filename="briefgen-batch.jsonl"' in upload
+
+
+def test_each_batch_line_is_the_request_an_ordinary_run_sends() -> None:
+    lines = uploaded_lines(BATCH)
+    assert len(lines) == 5
+    ordinary = [json.loads(body(i)) for i in interactions(SEED_CASSETTE)]
+    for line in lines:
+        assert line["method"] == "POST" and line["url"] == "/v1/chat/completions"
+        assert len(line["custom_id"]) == 64  # the cache key of the article's prompts
+        user = line["body"]["messages"][1]["content"]
+        same = [o for o in ordinary if o["messages"][1]["content"] == user]
+        assert same, f"no ordinary request asks {user[:30]!r}"
+        # The very body the ordinary run sent first (tools, temperature, max_tokens and all).
+        assert line["body"] == same[0]
+    assert len({line["custom_id"] for line in lines}) == 5
+
+
+def test_a_batch_run_replays_to_the_same_brief_as_an_ordinary_run() -> None:
+    code, batched, err = replay(BATCH)
+    assert code == 0, err
+    ordinary = (
+        CliRunner().invoke(app, ["summarize", str(SEEDS), "--replay", str(SEED_CASSETTE)]).stdout
+    )
+    assert batched == ordinary and batched.startswith("# Brief: 5 articles")
+    assert "briefgen: --batch (the recording's)" in err
+    assert "sent batch batch_scripted_1 (validating, 5 requests)" in err
+    assert "batch batch_scripted_1: in_progress, 0 of 5 answered" in err
+    assert "batch batch_scripted_1: completed, 5 of 5 answered, 0 failed" in err
+    usage = err.strip().splitlines()[-1]
+    # 5 answers from the batch; 2 ordinary calls: 001's re-ask (its batch answer failed
+    # validation) and the corpus step.
+    assert "2 calls, 1 re-asks" in usage
+    assert "5 answers from the Batch API" in usage
+
+
+def test_a_batch_that_expired_asks_the_rest_by_ordinary_calls() -> None:
+    code, out, err = replay(EXPIRED, "--batch")
+    assert code == 0, err
+    assert out == replay(BATCH)[1]  # the same brief, 003 asked the ordinary way
+    assert "batch batch_scripted_1: expired, 4 of 5 answered, 1 failed" in err
+    assert (
+        "warning: batch batch_scripted_1: 1 of 5 requests have no answer (it expired before "
+        "answering them); asking them by ordinary calls, at the standard price"
+    ) in err
+    asked = [
+        json.loads(body(i))
+        for i in interactions(EXPIRED)
+        if "chat/completions" in i["request"]["uri"]
+    ]
+    firsts = [a["messages"][1]["content"].split(" (")[0] for a in asked if len(a["messages"]) == 2]
+    assert "Article 003" in firsts  # the one the batch did not answer
+    assert "4 answers from the Batch API" in err.strip().splitlines()[-1]
+
+
+def test_batch_results_lines_are_read_as_openai_writes_them() -> None:
+    ok = {"id": "r1", "custom_id": "a", "response": {"status_code": 200, "body": {"id": "c"}}}
+    assert _result(json.dumps({**ok, "error": None})) == ("a", ('{"id": "c"}', None))
+    expired = {
+        "custom_id": "b",
+        "response": None,
+        "error": {"code": "batch_expired", "message": "This request could not be executed"},
+    }
+    assert _result(json.dumps(expired)) == (
+        "b",
+        (None, "batch_expired: This request could not be executed"),
+    )
+    refused = {
+        "custom_id": "c",
+        "response": {"status_code": 400, "body": {"error": {"message": "Invalid max_tokens"}}},
+        "error": None,
+    }
+    assert _result(json.dumps(refused)) == ("c", (None, "Invalid max_tokens"))
+    assert _result("not json") is None and _result("[]") is None and _result("{}") is None
+
+
+def test_requests_are_split_into_batches_openai_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
+    import briefgen._batch as batch
+
+    requests = [(BatchRequest(str(n), "x", b"{}"), b"x" * 10) for n in range(7)]
+    monkeypatch.setattr(batch, "MOST_REQUESTS", 3)
+    assert [len(c) for c in _chunks(requests)] == [3, 3, 1]
+    monkeypatch.setattr(batch, "MOST_REQUESTS", 100)
+    monkeypatch.setattr(batch, "MOST_BYTES", 25)
+    assert [len(c) for c in _chunks(requests)] == [2, 2, 2, 1]
+
+
+def test_batch_tokens_are_priced_at_the_batch_price() -> None:
+    price = DEFAULT_PRICES["gpt-4o-mini"]
+    ordinary = Usage(prompt_tokens=1_000_000, completion_tokens=1_000_000)
+    batched = Usage(
+        prompt_tokens=1_000_000,
+        completion_tokens=1_000_000,
+        batch_prompt_tokens=1_000_000,
+        batch_completion_tokens=1_000_000,
+    )
+    assert ordinary.cost("gpt-4o-mini") == pytest.approx(price.input + price.output)
+    assert batched.cost("gpt-4o-mini") == pytest.approx(
+        price.batch_input_price + price.batch_output_price
+    )
+    assert batched.cost("gpt-4o-mini") == pytest.approx(ordinary.cost("gpt-4o-mini") / 2)
+
+
+def dry_run_cost(*more: str) -> float:
+    result = CliRunner().invoke(
+        app, ["summarize", str(SEEDS), "--dry-run", "--model", "gpt-4o-mini", *more]
+    )
+    assert result.exit_code == 0, result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    return float(line.split("cost about $")[1].split()[0])
+
+
+def test_the_dry_run_prices_the_article_calls_at_the_batch_price() -> None:
+    ordinary, batched = dry_run_cost(), dry_run_cost("--batch")
+    estimate = Pipeline(Settings(model="gpt-4o-mini")).estimate(load([SEEDS]))
+    articles = Usage(
+        prompt_tokens=estimate.article_prompt_tokens,
+        completion_tokens=estimate.article_completion_tokens,
+    ).cost("gpt-4o-mini")
+    assert articles is not None and articles > 0
+    assert batched == pytest.approx(ordinary - articles / 2, abs=2e-4)
+    assert batched < ordinary
+
+
+# --- against the scripted endpoint on loopback ----------------------------------------------
+
+
+@pytest.fixture
+def fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BRIEFGEN_BATCH_POLL", "0")
+
+
+def summarize(script: Script, *more: str, server: Any = None) -> tuple[int, str, str]:
+    """`summarize --batch` of the seeds against `script` (on `server`, if given: a rerun
+    must ask the same endpoint to find the batches kept for it)."""
+    with contextlib.ExitStack() as stack:
+        if server is None:
+            server = stack.enter_context(serve(script))
+        server.script = script
+        result = CliRunner().invoke(
+            app,
+            [
+                "summarize",
+                str(SEEDS),
+                "--batch",
+                "--base-url",
+                server.base_url,
+                "--model",
+                MODEL,
+                *more,
+            ],
+        )
+    return result.exit_code, result.stdout, result.stderr
+
+
+def state() -> sqlite3.Connection:
+    con = sqlite3.connect(Path(os.environ["BRIEFGEN_DIR"]) / FILENAME)
+    con.row_factory = sqlite3.Row
+    return con
+
+
+@pytest.mark.usefixtures("fast_polls")
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_a_failed_batch_is_one_line_and_a_rerun_sends_a_new_one(
+    seed_script: dict[str, list[Any]],
+) -> None:
+    message = "Enqueued token limit reached for scripted-analyst. Limit: 90,000 enqueued tokens."
+    plan = {"status": "failed", "code": "token_limit_exceeded", "message": message}
+    failing = Script({**seed_script, "_batch": [plan]})
+    code, out, err = summarize(failing)
+    assert code == 1 and out == ""
+    assert err.strip().splitlines()[-1] == (
+        f"briefgen: ModelError: batch batch_scripted_1 failed: token_limit_exceeded: {message}; "
+        "nothing in it was answered or charged. Fix what it names, or run without --batch."
+    )
+    assert "Traceback" not in err
+    assert not [r for r in failing.requests]  # no ordinary call was made at full price
+    with state() as con:
+        assert [tuple(r) for r in con.execute("SELECT id, status FROM batches")] == [
+            ("batch_scripted_1", "failed")
+        ]
+    # A failed batch is not re-attached to: the rerun sends its own, and it completes.
+    working = Script(seed_script)
+    code, out, err = summarize(working)
+    assert code == 0, err
+    assert out.startswith("# Brief: 5 articles")
+    assert working.batches.calls[:2] == ["POST /v1/files", "POST /v1/batches"]
+
+
+@pytest.mark.usefixtures("fast_polls")
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_a_request_the_batch_failed_is_asked_by_an_ordinary_call(
+    seed_script: dict[str, list[Any]],
+) -> None:
+    # Served by count: the batch's line for 002 gets the 500, the ordinary call the answer.
+    fault = {"_status": 500, "_message": "The server had an error processing your request."}
+    script = Script({**seed_script, "002": [fault, *seed_script["002"]]}, by_reask=False)
+    code, out, err = summarize(script)
+    assert code == 0, err
+    assert out.startswith("# Brief: 5 articles")
+    assert (
+        "batch batch_scripted_1: 1 of 5 requests have no answer (those requests failed (The "
+        "server had an error processing your request.)); asking them by ordinary calls"
+    ) in err
+    firsts = [r for r in script.requests if r["messages"][1]["content"].startswith("Article 002")]
+    assert len(firsts) == 2  # the batch's line, then the ordinary call
+
+
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_a_rerun_re_attaches_to_the_batch_instead_of_paying_twice(
+    seed_script: dict[str, list[Any]], tmp_path: Path
+) -> None:
+    script = Script({**seed_script, "_batch": [{"hold": True}]})
+    with serve(script) as server:
+        env = {**os.environ, "BRIEFGEN_BATCH_POLL": "0.05"}
+        command = [
+            sys.executable,
+            "-m",
+            "briefgen",
+            "summarize",
+            str(SEEDS),
+            "--batch",
+            "--base-url",
+            server.base_url,
+            "--model",
+            MODEL,
+            "-o",
+            str(tmp_path / "brief.md"),
+        ]
+        first = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while script.batches.calls.count("GET /v1/batches/batch_scripted_1") < 2:
+            assert time.monotonic() < deadline and first.poll() is None, "no batch was polled"
+            time.sleep(0.05)
+        first.send_signal(signal.SIGINT)
+        _, err = first.communicate(timeout=30)
+        assert first.returncode == 130
+        assert "sent batch batch_scripted_1" in err
+        assert (
+            err.strip()
+            .splitlines()[-1]
+            .endswith("Any batch sent is kept: run the same command again to re-attach to it.")
+        )
+        assert not (tmp_path / "brief.md").exists()
+
+        # `briefgen batch status` asks the endpoint and lists it as pending.
+        status = CliRunner().invoke(app, ["batch", "status"])
+        assert status.exit_code == 0, status.stderr
+        header, row = status.stdout.strip().splitlines()
+        assert header.split()[:2] == ["batch", "created"]
+        assert row.split()[0] == "batch_scripted_1" and "in_progress" in row.split()
+        assert (
+            json.loads(CliRunner().invoke(app, ["batch", "status", "--json"]).stdout)[0]["requests"]
+            == 5
+        )
+
+        # The same command again: no upload, no new batch; it waits for the one kept.
+        uploads = script.batches.calls.count("POST /v1/files")
+        script.batches.plan["hold"] = False
+        second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert second.returncode == 0, second.stderr
+    assert "re-attached to batch batch_scripted_1 (in_progress)" in second.stderr
+    assert script.batches.calls.count("POST /v1/files") == uploads == 1
+    assert script.batches.calls.count("POST /v1/batches") == 1
+    assert (tmp_path / "brief.md").read_text(encoding="utf-8").startswith("# Brief: 5 articles")
+    assert CliRunner().invoke(app, ["batch", "status", "--offline"]).stdout.strip() == (
+        "no pending batches"
+    )
+    listed = CliRunner().invoke(app, ["batch", "status", "--all", "--offline"]).stdout
+    assert "completed" in listed.splitlines()[1].split()
+    # A third run finds every brief in the cache: nothing is asked at all.
+    calls = len(script.batches.calls)
+    with serve(script) as server:
+        result = CliRunner().invoke(
+            app,
+            ["summarize", str(SEEDS), "--batch", "--base-url", server.base_url, "--model", MODEL],
+        )
+    assert result.exit_code == 0 and len(script.batches.calls) == calls
+    assert "6 cache hits" in result.stderr
+
+
+@pytest.mark.usefixtures("fast_polls")
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_what_a_batch_answered_is_never_paid_for_again(
+    seed_script: dict[str, list[Any]],
+) -> None:
+    # The corpus call fails for good: the run ends, but the verified briefs are cached and
+    # the batch's answers kept in the state database.
+    fault = {"_status": 400, "_message": "scripted: the corpus call is refused"}
+    with serve(Script(seed_script)) as server:
+        code, _, err = summarize(Script({**seed_script, "corpus": [fault]}), server=server)
+        assert code == 1, err
+        with state() as con:
+            kept = [r["answer"] for r in con.execute("SELECT answer FROM batch_requests")]
+        assert len(kept) == 5
+        assert all(json.loads(a)["object"] == "chat.completion" for a in kept)
+        again = Script(seed_script)
+        code, out, err = summarize(again, server=server)
+        assert code == 0 and out.startswith("# Brief: 5 articles"), err
+        assert again.batches.calls == [] and "5 cache hits" in err  # only the corpus call
+        assert [r["messages"][1]["content"][:2] for r in again.requests] == ["5 "]
+        # With the cache emptied, the kept answers still serve: no batch is sent or looked
+        # at, and each is verified again (001's re-ask is the one ordinary article call).
+        assert CliRunner().invoke(app, ["cache", "clear"]).exit_code == 0
+        dry = CliRunner().invoke(
+            app,
+            [
+                "summarize",
+                str(SEEDS),
+                "--batch",
+                "--dry-run",
+                "--model",
+                MODEL,
+                "--base-url",
+                server.base_url,
+            ],
+        )
+        assert "0 answered by the cache, 5 in a batch already sent; 0 article calls" in (dry.stderr)
+        third = Script(seed_script)
+        code, _out, err = summarize(third, server=server)
+    assert code == 0, err
+    assert third.batches.calls == []
+    assert "5 answers from the Batch API" in err.strip().splitlines()[-1]
+    assert "2 calls, 1 re-asks" in err.strip().splitlines()[-1]
+
+
+def test_tools_strict_batch_lines_carry_the_strict_flag(seed_script: dict[str, list[Any]]) -> None:
+    script = Script(seed_script)
+    settings = Settings(
+        model=MODEL, base_url="http://scripted/v1", api_key="sk-x", mode="tools-strict"
+    )
+    pipeline = Pipeline(settings, transport=script.transport(), batch=True, poll_seconds=0)
+    run = asyncio.run(pipeline.run(load([SEEDS])))
+    assert len(run.result.articles) == 5 and run.usage.batched == 5
+    jsonl = script.batches.files["file-scripted-1"].decode().splitlines()
+    for line in map(json.loads, jsonl):
+        assert line["body"]["tools"][0]["function"]["strict"] is True
+        assert line["body"]["tools"][0]["function"]["parameters"]["additionalProperties"] is False
+
+
+@pytest.mark.parametrize("status", [404, 405])
+def test_an_endpoint_without_a_batch_api_is_one_line_naming_the_fix(status: int) -> None:
+    def handle(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(status, json={"error": {"message": "Not Found"}})
+
+    settings = Settings(model=MODEL, base_url="http://localhost:8080/v1", api_key="sk-x")
+    pipeline = Pipeline(settings, transport=httpx2.MockTransport(handle), batch=True)
+    with pytest.raises(ModelError) as caught:
+        asyncio.run(pipeline.run(load([SEEDS])))
+    assert str(caught.value) == (
+        f"sending the batch: {status} from http://localhost:8080/v1 (Not Found); the endpoint "
+        "has no Batch API, or not for this model; run without --batch."
+    )
+
+
+def test_batch_status_says_when_the_endpoint_cannot_be_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from briefgen._cache import Cache
+
+    with Cache() as store:
+        store.add_batch(
+            "batch_abc",
+            model="gpt-4o-mini",
+            endpoint="http://127.0.0.1:9/v1",
+            input_file="file-1",
+            status="in_progress",
+            requests=[("k1", "a.txt"), ("k2", "b.txt")],
+        )
+    result = CliRunner().invoke(app, ["batch", "status"])  # network blocked: cannot be asked
+    assert result.exit_code == 0
+    assert "briefgen: warning: asking about batch batch_abc: no answer from" in result.stderr
+    assert "Showing the status last seen." in result.stderr
+    row = result.stdout.strip().splitlines()[1].split()
+    assert row[0] == "batch_abc" and "in_progress" in row and "2" in row
+
+
+def test_batch_poll_must_be_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BRIEFGEN_BATCH_POLL", "soon")
+    result = CliRunner().invoke(app, ["summarize", str(SEEDS), "--batch", "--dry-run"])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "briefgen: InputError: BRIEFGEN_BATCH_POLL='soon' is not a number of seconds (0-3600)."
+    )
