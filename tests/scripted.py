@@ -199,7 +199,9 @@ class Batches:
       `batch_expired` error, the rest their answers;
     - `{"status": "failed", "code": "...", "message": "..."}`: the batch fails, answering
       nothing;
-    - `{"status": "cancelled", "unfinished": [...]}`: cancelled after answering the rest.
+    - `{"status": "cancelled", "unfinished": [...]}`: cancelled after answering the rest;
+    - `{"hold": true}`: in progress until `plan["hold"]` is set false;
+    - `{"first": 2}`: batch ids count from 2 (an endpoint that never made batch 1).
     """
 
     def __init__(self, script: Script, plan: Mapping[str, Any]) -> None:
@@ -214,7 +216,7 @@ class Batches:
         self, method: str, path: str, headers: Mapping[str, str], body: bytes
     ) -> tuple[int, dict[str, str], Any]:
         self.calls.append(f"{method} {path}")
-        path = path.split("?")[0].removeprefix("/v1")
+        path = re.sub(r"^/(?:v1|openai)(?=/)", "", path.split("?")[0])  # OpenAI's or Azure's
         if method == "POST" and path == "/files":
             return self._upload(headers, body)
         if method == "POST" and path == "/batches":
@@ -254,7 +256,7 @@ class Batches:
         data = self.files.get(str(asked.get("input_file_id")))
         if data is None:
             return 404, {}, {"error": {"message": "No such File object"}}
-        batch_id = f"batch_scripted_{len(self.batches) + 1}"
+        batch_id = f"batch_scripted_{len(self.batches) + int(self.plan.get('first', 1))}"
         lines = [json.loads(line) for line in data.decode().splitlines() if line.strip()]
         self.batches[batch_id] = {
             "id": batch_id,

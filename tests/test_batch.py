@@ -18,6 +18,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from briefgen._llm import Settings, Usage
 from briefgen._pipeline import Pipeline
 from briefgen._prices import DEFAULT_PRICES
 from conftest import CASSETTES, SEED_CASSETTE, SEEDS
+from faults import CORPUS, FIRE_ANSWER, FLOODS_ANSWER, write_two
 from scripted import MODEL, Script, serve
 
 BATCH = CASSETTES / "seeds-batch.yaml"
@@ -417,6 +419,40 @@ def test_what_a_batch_answered_is_never_paid_for_again(
     assert "2 calls, 1 re-asks" in err.strip().splitlines()[-1]
 
 
+@pytest.mark.usefixtures("fast_polls")
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_a_kept_batch_the_endpoint_no_longer_has_is_sent_again(
+    seed_script: dict[str, list[Any]],
+) -> None:
+    with serve(Script(seed_script)) as server:
+        assert summarize(Script(seed_script), server=server)[0] == 0
+        # As if the run had been interrupted while the batch ran, and the batch then deleted.
+        assert CliRunner().invoke(app, ["cache", "clear"]).exit_code == 0
+        with state() as con:
+            con.execute("UPDATE batches SET status = 'in_progress', downloaded = 0")
+            con.execute("UPDATE batch_requests SET answer = NULL")
+        fresh = Script({**seed_script, "_batch": [{"first": 2}]})  # no batch_scripted_1
+        code, out, err = summarize(fresh, server=server)
+    assert code == 0 and out.startswith("# Brief: 5 articles"), err
+    assert "re-attached to batch batch_scripted_1 (in_progress)" in err
+    assert (
+        f"warning: batch batch_scripted_1 is no longer at {server.base_url}; sending its 5 "
+        "requests in a new batch"
+    ) in err
+    assert fresh.batches.calls[:3] == [
+        "GET /v1/batches/batch_scripted_1",
+        "POST /v1/files",
+        "POST /v1/batches",
+    ]
+    assert "could not keep" not in err
+    with state() as con:
+        assert dict(con.execute("SELECT id, status FROM batches").fetchall()) == {
+            "batch_scripted_1": "gone",
+            "batch_scripted_2": "completed",
+        }
+
+
 def test_tools_strict_batch_lines_carry_the_strict_flag(seed_script: dict[str, list[Any]]) -> None:
     script = Script(seed_script)
     settings = Settings(
@@ -429,6 +465,38 @@ def test_tools_strict_batch_lines_carry_the_strict_flag(seed_script: dict[str, l
     for line in map(json.loads, jsonl):
         assert line["body"]["tools"][0]["function"]["strict"] is True
         assert line["body"]["tools"][0]["function"]["parameters"]["additionalProperties"] is False
+
+
+def test_azure_batches_go_to_the_resource_with_the_deployment_as_model() -> None:
+    seen: list[httpx2.Request] = []
+    script = Script({"001": [FLOODS_ANSWER], "002": [FIRE_ANSWER], "corpus": [CORPUS]})
+    inner = script.transport()
+
+    class Watch(httpx2.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+            seen.append(request)
+            response: httpx2.Response = await inner.handle_async_request(request)
+            return response
+
+    settings = Settings(
+        model="my-batch-deployment",
+        api_key="azure-key-dummy",
+        azure_endpoint="https://example.openai.azure.com",
+        api_version="2024-10-21",
+    )
+    folder = write_two(Path(tempfile.mkdtemp()) / "a")
+    run = asyncio.run(
+        Pipeline(settings, transport=Watch(), batch=True, poll_seconds=0).run(load([folder]))
+    )
+    assert not run.result.failed and run.usage.batched == 2
+    upload, create = seen[0], seen[1]
+    assert str(upload.url) == "https://example.openai.azure.com/openai/files?api-version=2024-10-21"
+    assert str(create.url).startswith("https://example.openai.azure.com/openai/batches?")
+    assert json.loads(create.content)["endpoint"] == "/chat/completions"
+    for line in map(json.loads, script.batches.files["file-scripted-1"].decode().splitlines()):
+        assert line["url"] == "/chat/completions"
+        assert line["body"]["model"] == "my-batch-deployment"
+    assert all(r.headers["api-key"] == "azure-key-dummy" for r in seen)
 
 
 @pytest.mark.parametrize("status", [404, 405])

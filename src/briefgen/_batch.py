@@ -100,10 +100,28 @@ class Batches:
             self.listener(
                 BatchProgress(batch_id, kept[attached[0].custom_id]["status"], 0, 0, 0, True)
             )
-        lines = [self._line(r) for r in fresh]
-        for chunk in _chunks(list(zip(fresh, lines, strict=True))):
+        for chunk in self._send(fresh):
             waiting[await self._submit(chunk)] = [request for request, _ in chunk]
-        await asyncio.gather(*(self._wait(b, rs) for b, rs in waiting.items()))
+        # One after another: the endpoint runs them all at once, whichever is looked at.
+        for batch_id, batched in waiting.items():
+            if await self._wait(batch_id, batched):
+                continue
+            # A kept batch the endpoint no longer has (deleted, or another account's).
+            self.warn(
+                f"batch {batch_id} is no longer at {self.settings.url}; sending its "
+                f"{len(batched)} requests in a new batch"
+            )
+            for chunk in self._send(batched):
+                batch_id = await self._submit(chunk)
+                if not await self._wait(batch_id, [request for request, _ in chunk]):
+                    raise ModelError(
+                        f"batch {batch_id} was created but the endpoint at {self.settings.url} "
+                        "then had no such batch; run without --batch."
+                    )
+
+    def _send(self, requests: Sequence[BatchRequest]) -> list[list[tuple[BatchRequest, bytes]]]:
+        """The requests with their JSONL lines, in runs that each fit one batch."""
+        return _chunks([(r, self._line(r)) for r in requests])
 
     def _kept(self, custom_ids: list[str]) -> dict[str, dict[str, Any]]:
         if self.store is None:
@@ -158,13 +176,17 @@ class Batches:
         self.listener(_progress(batch, len(requests)))
         return str(batch.id)
 
-    async def _wait(self, batch_id: str, requests: Sequence[BatchRequest]) -> None:
-        """Poll the batch until it ends, then take its answers."""
+    async def _wait(self, batch_id: str, requests: Sequence[BatchRequest]) -> bool:
+        """Poll the batch until it ends, then take its answers; False if the endpoint has no
+        such batch (it is then recorded as gone)."""
         client = self.extractor.openai
         while True:
             try:
                 batch = await client.batches.retrieve(batch_id)
             except Exception as err:
+                if getattr(err, "status_code", None) == 404:
+                    self._gone(batch_id)
+                    return False
                 raise self._error(err, f"asking about batch {batch_id}") from err
             self._record(batch)
             self.listener(_progress(batch, len(requests)))
@@ -200,6 +222,15 @@ class Batches:
                 f"batch {batch_id}: {len(missing)} of {len(requests)} requests have no answer "
                 f"({why}); asking them by ordinary calls, at the standard price"
             )
+        return True
+
+    def _gone(self, batch_id: str) -> None:
+        if self.store is None:
+            return
+        try:
+            self.store.update_batch(batch_id, status="gone")
+        except OSError as err:
+            self.warn(f"could not record that batch {batch_id} is gone ({err})")
 
     async def _download(
         self, batch: Any, requests: Sequence[BatchRequest]
@@ -213,7 +244,10 @@ class Batches:
             try:
                 content = await self.extractor.openai.files.content(file_id)
             except Exception as err:
-                raise self._error(err, f"downloading the results of batch {batch.id}") from err
+                if getattr(err, "status_code", None) != 404:
+                    raise self._error(err, f"downloading the results of batch {batch.id}") from err
+                self.warn(f"the results file {file_id} of batch {batch.id} is gone")
+                continue
             for line in content.text.splitlines():
                 parsed = _result(line)
                 if parsed is not None:

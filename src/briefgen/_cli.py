@@ -325,7 +325,7 @@ def _settings(request: _Request) -> Settings:
             mode, why = recorded_mode(request.replay), "the recording's"
         # Replays never reach the network: nothing is sent with this key or to this URL.
         api_key = _REPLAY_KEY
-    elif not api_key and not request.base_url:
+    elif not api_key and not request.base_url and not request.dry_run:  # a dry run asks nothing
         raise ConfigError(
             "no model to ask: set OPENAI_API_KEY, pass --base-url for a local endpoint, "
             "set AZURE_OPENAI_ENDPOINT for Azure, or pass --replay CASSETTE to run a recorded "
@@ -390,6 +390,11 @@ def _summarize(request: _Request) -> None:
         for article in articles:
             typer.echo(f"briefgen: {_cleaning_report(article)}", err=True)
     prompts = Prompts(request.prompts)
+    if request.batch and request.no_cache and not request.dry_run:
+        _warn(
+            "--no-cache keeps no state, so the batch is not kept: if this run is interrupted, "
+            "running it again sends (and pays for) a new batch"
+        )
     if request.dry_run:
         _dry_run(request, settings, prompts, cache, articles, prices)
         return
