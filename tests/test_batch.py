@@ -144,6 +144,15 @@ def test_a_batch_that_expired_asks_the_rest_by_ordinary_calls() -> None:
     assert "4 answers from the Batch API" in err.strip().splitlines()[-1]
 
 
+def test_a_batch_replay_of_an_ordinary_recording_says_so() -> None:
+    code, out, err = replay(SEED_CASSETTE, "--batch")
+    assert code == 1 and out == ""
+    assert err.strip().splitlines()[-1] == (
+        "briefgen: ReplayMissError: sending the batch: the recording has no such request; "
+        "replay a recording made with --batch, or replay without --batch."
+    )
+
+
 def test_batch_results_lines_are_read_as_openai_writes_them() -> None:
     ok = {"id": "r1", "custom_id": "a", "response": {"status_code": 200, "body": {"id": "c"}}}
     assert _result(json.dumps({**ok, "error": None})) == ("a", ('{"id": "c"}', None))
@@ -297,6 +306,11 @@ def test_a_request_the_batch_failed_is_asked_by_an_ordinary_call(
     ) in err
     firsts = [r for r in script.requests if r["messages"][1]["content"].startswith("Article 002")]
     assert len(firsts) == 2  # the batch's line, then the ordinary call
+    # The call log marks what a batch answered, priced at the batch price.
+    logged = json.loads(CliRunner().invoke(app, ["log", "--run", "1", "--json"]).stdout)
+    outcomes = {c["subject"]: c["outcome"] for c in logged["calls"] if c["kind"] == "article"}
+    assert outcomes["002_cd7e1f6584ec22a6.txt"] == "ok"  # asked by an ordinary call
+    assert sum(o == "ok (answered by a batch)" for o in outcomes.values()) == 4
 
 
 @pytest.mark.enable_socket

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from briefgen._cache import ENDED_BATCH, Cache
-from briefgen._errors import ModelError
+from briefgen._errors import BriefgenError, ModelError
 from briefgen._llm import Extractor, Settings, endpoint_error
 
 # What OpenAI takes in one batch: 50,000 requests, a 200 MB file (kept well under).
@@ -287,7 +287,7 @@ class Batches:
             self.extractor.answer_from_batch(request.body, completion)
             self.answered += 1
 
-    def _error(self, err: BaseException, doing: str) -> ModelError:
+    def _error(self, err: BaseException, doing: str) -> BriefgenError:
         return endpoint_error(
             err,
             self.settings,

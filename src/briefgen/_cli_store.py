@@ -10,7 +10,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from briefgen._cache import Cache
-from briefgen._errors import InputError, ModelError
+from briefgen._errors import BriefgenError, InputError
 
 cache_app = typer.Typer(
     no_args_is_help=True,
@@ -77,7 +77,7 @@ def _look_at(row: dict[str, Any]) -> dict[str, Any] | str:
 
     try:
         batch = retrieve_batch(row["id"], row["endpoint"])
-    except ModelError as err:
+    except BriefgenError as err:
         return f"{err} Showing the status last seen."
     counts = batch.request_counts
     return {

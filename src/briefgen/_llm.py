@@ -40,7 +40,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from briefgen._context import asking as validating
-from briefgen._errors import ModelError, ReplayMissError
+from briefgen._errors import BriefgenError, ModelError, ReplayMissError
 from briefgen._prices import DEFAULT_PRICES, Price, cost, price_for
 from briefgen._secrets import redact, redact_url
 
@@ -766,12 +766,17 @@ def _raise_for_run(
 
 def endpoint_error(
     err: BaseException, settings: Settings, doing: str, unsupported: str
-) -> ModelError:
+) -> BriefgenError:
     """The one line for a request other than a chat completion (the Batch API's) that
     failed after the client's retries; `unsupported` says what to do if the endpoint lacks
     what was asked of it."""
     import openai
 
+    if any(type(c).__name__ == "NotRecorded" for c in _cause_chain(err)):
+        return ReplayMissError(
+            f"{doing}: the recording has no such request; replay a recording made with "
+            "--batch, or replay without --batch."
+        )
     for cause in _cause_chain(err):
         said = _endpoint_message(cause, settings)
         if isinstance(cause, openai.AuthenticationError):
