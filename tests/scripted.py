@@ -173,11 +173,14 @@ class Script:
             },
         )
 
-    def transport(self) -> Any:
-        """An httpx2 transport that answers in-process: the real openai client, no socket."""
+    def transport(self, seen: list[Any] | None = None) -> Any:
+        """An httpx2 transport that answers in-process: the real openai client, no socket;
+        each request is appended to `seen`, if given."""
         import httpx2
 
         def handle(request: httpx2.Request) -> httpx2.Response:
+            if seen is not None:
+                seen.append(request)
             status, headers, body = self.handle(
                 request.method, request.url.path, request.headers, request.read()
             )

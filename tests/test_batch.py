@@ -42,7 +42,6 @@ from scripted import MODEL, Script, serve
 
 BATCH = CASSETTES / "seeds-batch.yaml"
 EXPIRED = CASSETTES / "seeds-batch-expired.yaml"
-loopback = [pytest.mark.enable_socket, pytest.mark.allow_hosts(["127.0.0.1"])]
 
 
 def interactions(path: Path) -> list[dict[str, Any]]:
@@ -230,6 +229,22 @@ def fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BRIEFGEN_BATCH_POLL", "0")
 
 
+def on_loopback(test: Any) -> Any:
+    """A test against the scripted endpoint on loopback, batches looked at without a wait."""
+    for mark in (
+        pytest.mark.usefixtures("fast_polls"),
+        pytest.mark.enable_socket,
+        pytest.mark.allow_hosts(["127.0.0.1"]),
+    ):
+        test = mark(test)
+    return test
+
+
+def batch_run(base_url: str) -> list[str]:
+    """The arguments of `briefgen summarize --batch` of the seeds against `base_url`."""
+    return ["summarize", str(SEEDS), "--batch", "--base-url", base_url, "--model", MODEL]
+
+
 def summarize(script: Script, *more: str, server: Any = None) -> tuple[int, str, str]:
     """`summarize --batch` of the seeds against `script` (on `server`, if given: a rerun
     must ask the same endpoint to find the batches kept for it)."""
@@ -237,19 +252,7 @@ def summarize(script: Script, *more: str, server: Any = None) -> tuple[int, str,
         if server is None:
             server = stack.enter_context(serve(script))
         server.script = script
-        result = CliRunner().invoke(
-            app,
-            [
-                "summarize",
-                str(SEEDS),
-                "--batch",
-                "--base-url",
-                server.base_url,
-                "--model",
-                MODEL,
-                *more,
-            ],
-        )
+        result = CliRunner().invoke(app, [*batch_run(server.base_url), *more])
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -259,9 +262,7 @@ def state() -> sqlite3.Connection:
     return con
 
 
-@pytest.mark.usefixtures("fast_polls")
-@pytest.mark.enable_socket
-@pytest.mark.allow_hosts(["127.0.0.1"])
+@on_loopback
 def test_a_failed_batch_is_one_line_and_a_rerun_sends_a_new_one(
     seed_script: dict[str, list[Any]],
 ) -> None:
@@ -288,9 +289,7 @@ def test_a_failed_batch_is_one_line_and_a_rerun_sends_a_new_one(
     assert working.batches.calls[:2] == ["POST /v1/files", "POST /v1/batches"]
 
 
-@pytest.mark.usefixtures("fast_polls")
-@pytest.mark.enable_socket
-@pytest.mark.allow_hosts(["127.0.0.1"])
+@on_loopback
 def test_a_request_the_batch_failed_is_asked_by_an_ordinary_call(
     seed_script: dict[str, list[Any]],
 ) -> None:
@@ -325,13 +324,7 @@ def test_a_rerun_re_attaches_to_the_batch_instead_of_paying_twice(
             sys.executable,
             "-m",
             "briefgen",
-            "summarize",
-            str(SEEDS),
-            "--batch",
-            "--base-url",
-            server.base_url,
-            "--model",
-            MODEL,
+            *batch_run(server.base_url),
             "-o",
             str(tmp_path / "brief.md"),
         ]
@@ -379,17 +372,12 @@ def test_a_rerun_re_attaches_to_the_batch_instead_of_paying_twice(
     # A third run finds every brief in the cache: nothing is asked at all.
     calls = len(script.batches.calls)
     with serve(script) as server:
-        result = CliRunner().invoke(
-            app,
-            ["summarize", str(SEEDS), "--batch", "--base-url", server.base_url, "--model", MODEL],
-        )
+        result = CliRunner().invoke(app, batch_run(server.base_url))
     assert result.exit_code == 0 and len(script.batches.calls) == calls
     assert "6 cache hits" in result.stderr
 
 
-@pytest.mark.usefixtures("fast_polls")
-@pytest.mark.enable_socket
-@pytest.mark.allow_hosts(["127.0.0.1"])
+@on_loopback
 def test_what_a_batch_answered_is_never_paid_for_again(
     seed_script: dict[str, list[Any]],
 ) -> None:
@@ -411,20 +399,8 @@ def test_what_a_batch_answered_is_never_paid_for_again(
         # With the cache emptied, the kept answers still serve: no batch is sent or looked
         # at, and each is verified again (001's re-ask is the one ordinary article call).
         assert CliRunner().invoke(app, ["cache", "clear"]).exit_code == 0
-        dry = CliRunner().invoke(
-            app,
-            [
-                "summarize",
-                str(SEEDS),
-                "--batch",
-                "--dry-run",
-                "--model",
-                MODEL,
-                "--base-url",
-                server.base_url,
-            ],
-        )
-        assert "0 answered by the cache, 5 in a batch already sent; 0 article calls" in (dry.stderr)
+        dry = CliRunner().invoke(app, [*batch_run(server.base_url), "--dry-run"])
+        assert "0 answered by the cache, 5 in a batch already sent; 0 article calls" in dry.stderr
         third = Script(seed_script)
         code, _out, err = summarize(third, server=server)
     assert code == 0, err
@@ -433,9 +409,7 @@ def test_what_a_batch_answered_is_never_paid_for_again(
     assert "2 calls, 1 re-asks" in err.strip().splitlines()[-1]
 
 
-@pytest.mark.usefixtures("fast_polls")
-@pytest.mark.enable_socket
-@pytest.mark.allow_hosts(["127.0.0.1"])
+@on_loopback
 def test_a_kept_batch_the_endpoint_no_longer_has_is_sent_again(
     seed_script: dict[str, list[Any]],
 ) -> None:
@@ -484,13 +458,6 @@ def test_tools_strict_batch_lines_carry_the_strict_flag(seed_script: dict[str, l
 def test_azure_batches_go_to_the_resource_with_the_deployment_as_model() -> None:
     seen: list[httpx2.Request] = []
     script = Script({"001": [FLOODS_ANSWER], "002": [FIRE_ANSWER], "corpus": [CORPUS]})
-    inner = script.transport()
-
-    class Watch(httpx2.AsyncBaseTransport):
-        async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-            seen.append(request)
-            response: httpx2.Response = await inner.handle_async_request(request)
-            return response
 
     settings = Settings(
         model="my-batch-deployment",
@@ -500,7 +467,9 @@ def test_azure_batches_go_to_the_resource_with_the_deployment_as_model() -> None
     )
     folder = write_two(Path(tempfile.mkdtemp()) / "a")
     run = asyncio.run(
-        Pipeline(settings, transport=Watch(), batch=True, poll_seconds=0).run(load([folder]))
+        Pipeline(settings, transport=script.transport(seen), batch=True, poll_seconds=0).run(
+            load([folder])
+        )
     )
     assert not run.result.failed and run.usage.batched == 2
     upload, create = seen[0], seen[1]

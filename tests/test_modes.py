@@ -177,13 +177,6 @@ def test_azure_sends_to_the_deployment_with_the_api_version(
 
     seen: list[httpx2.Request] = []
     answers = Script({"001": [FLOODS_ANSWER], "002": [FIRE_ANSWER], "corpus": [CORPUS]})
-    inner = answers.transport()
-
-    class Watch(httpx2.AsyncBaseTransport):
-        async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-            seen.append(request)
-            response: httpx2.Response = await inner.handle_async_request(request)
-            return response
 
     settings = Settings(
         model="my-deployment",
@@ -193,7 +186,7 @@ def test_azure_sends_to_the_deployment_with_the_api_version(
         mode="tools-strict",
     )
     folder = write_two(Path(__import__("tempfile").mkdtemp()) / "a")
-    done = asyncio.run(Pipeline(settings, transport=Watch()).run(load([folder])))
+    done = asyncio.run(Pipeline(settings, transport=answers.transport(seen)).run(load([folder])))
     assert not done.result.failed
     url = str(seen[0].url)
     assert url.startswith("https://example.openai.azure.com/openai/deployments/my-deployment/")

@@ -243,12 +243,8 @@ class Pipeline:
         views = []
         asked = []
         for article in articles:
-            if self._too_long(article):
-                continue
-            system = self.prompts.render("extract_system.j2", article=article)
-            user = self.prompts.render("extract_user.j2", article=article)
-            key = prompt_key(self.settings.model, system, user)
-            asked.append((article, system, user, key))
+            if not self._too_long(article):
+                asked.append((article, *self._asks(article)))
         # With --batch, an article a kept batch holds (or is still answering) is paid for.
         kept = self._kept_batches([key for *_, key in asked])
         for article, system, user, key in asked:
@@ -287,11 +283,8 @@ class Pipeline:
         too_long = self._too_long(article)
         if too_long:
             return failed_result(article, too_long)
-        system = self.prompts.render("extract_system.j2", article=article)
-        user = self.prompts.render("extract_user.j2", article=article)
-        key = None
+        system, user, key = self._asks(article)
         if self.cache is not None:
-            key = prompt_key(self.settings.model, system, user)
             # Read and re-verified off the event loop, so a thousand hits do not hold up a
             # new article's request behind them.
             cached = await asyncio.to_thread(self._from_cache, key, article)
@@ -308,7 +301,7 @@ class Pipeline:
         if answer.usage.batched:
             outcome += " (answered by a batch)"
         self._log_call("article", article.name, answer.usage, outcome)
-        if self.cache is not None and key is not None and result.failure is None:
+        if self.cache is not None and result.failure is None:
             dropped = [{"where": d.where, "reason": d.reason} for d in result.dropped]
             entry = {"brief": result.brief.model_dump(mode="json"), "dropped": dropped}
             try:
@@ -325,9 +318,7 @@ class Pipeline:
         for article in articles:
             if self._too_long(article):
                 continue
-            system = self.prompts.render("extract_system.j2", article=article)
-            user = self.prompts.render("extract_user.j2", article=article)
-            key = prompt_key(self.settings.model, system, user)
+            system, user, key = self._asks(article)
             if key in requests or self._cached(key):
                 continue
             body = await self.extractor.request_body(ArticleBrief, system, user)
@@ -338,6 +329,13 @@ class Pipeline:
             self.extractor, self.cache, self.batch_listener, self.warn, self.poll_seconds
         )
         await batches.answer(list(requests.values()))
+
+    def _asks(self, article: Article) -> tuple[str, str, str]:
+        """The system and user prompts of an article's call, and their key (cache key and
+        batch custom id)."""
+        system = self.prompts.render("extract_system.j2", article=article)
+        user = self.prompts.render("extract_user.j2", article=article)
+        return system, user, prompt_key(self.settings.model, system, user)
 
     def _kept_batches(self, keys: list[str]) -> dict[str, Any]:
         if not self.batch or self.cache is None:
