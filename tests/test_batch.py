@@ -36,6 +36,7 @@ from briefgen._ingest import load
 from briefgen._llm import Settings, Usage
 from briefgen._pipeline import Pipeline
 from briefgen._prices import DEFAULT_PRICES
+from briefgen._schema import ArticleBrief
 from conftest import CASSETTES, SEED_CASSETTE, SEEDS
 from faults import CORPUS, FIRE_ANSWER, FLOODS_ANSWER, write_two
 from scripted import MODEL, Script, serve
@@ -441,18 +442,27 @@ def test_a_kept_batch_the_endpoint_no_longer_has_is_sent_again(
         }
 
 
-def test_tools_strict_batch_lines_carry_the_strict_flag(seed_script: dict[str, list[Any]]) -> None:
+@pytest.mark.parametrize("mode", ["tools-strict", "json", "md-json"])
+def test_batch_lines_are_sent_as_the_mode_sends_them(
+    seed_script: dict[str, list[Any]], mode: str
+) -> None:
     script = Script(seed_script)
-    settings = Settings(
-        model=MODEL, base_url="http://scripted/v1", api_key="sk-x", mode="tools-strict"
-    )
+    settings = Settings(model=MODEL, base_url="http://scripted/v1", api_key="sk-x", mode=mode)
     pipeline = Pipeline(settings, transport=script.transport(), batch=True, poll_seconds=0)
     run = asyncio.run(pipeline.run(load([SEEDS])))
     assert len(run.result.articles) == 5 and run.usage.batched == 5
     jsonl = script.batches.files["file-scripted-1"].decode().splitlines()
+    # Each line is the request the ordinary run in this mode sent, on the wire (recorded).
+    recorded = [json.loads(body(i)) for i in interactions(CASSETTES / f"seeds-{mode}.yaml")]
+    ordinary = {r["messages"][1]["content"]: r for r in recorded if len(r["messages"]) == 2}
     for line in map(json.loads, jsonl):
-        assert line["body"]["tools"][0]["function"]["strict"] is True
-        assert line["body"]["tools"][0]["function"]["parameters"]["additionalProperties"] is False
+        sent = line["body"]
+        assert sent == ordinary[sent["messages"][1]["content"]]
+        if mode == "tools-strict":
+            assert sent["tools"][0]["function"]["strict"] is True
+        else:
+            compact = json.dumps(ArticleBrief.model_json_schema(), separators=(",", ":"))
+            assert compact in sent["messages"][0]["content"]
 
 
 def test_azure_batches_go_to_the_resource_with_the_deployment_as_model() -> None:

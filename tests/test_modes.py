@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from briefgen._cli import app
 from briefgen._llm import choose_mode, strict_schema
 from briefgen._schema import ArticleBrief, CorpusBrief
+from briefgen._tokens import count_tokens
 from conftest import CASSETTES, SEEDS
 from faults import CORPUS, FIRE_ANSWER, FLOODS_ANSWER, write_two
 from scripted import MODEL, Script, serve
@@ -36,6 +37,17 @@ def first_request(mode: str) -> dict[str, Any]:
     body = data["interactions"][0]["request"]["body"]
     parsed: dict[str, Any] = json.loads(body["string"] if isinstance(body, dict) else body)
     return parsed
+
+
+@pytest.mark.parametrize("mode", ["json", "md-json"])
+def test_the_json_modes_carry_the_schema_compactly(mode: str) -> None:
+    system = first_request(mode)["messages"][0]["content"]
+    start = system.index("{", system.index("json_schema:"))
+    schema, end = json.JSONDecoder().raw_decode(system, start)
+    assert schema == ArticleBrief.model_json_schema()
+    assert system[start:end] == json.dumps(schema, ensure_ascii=False, separators=(",", ":"))
+    # The system prompt, schema included, is little more than the tool modes' schema alone.
+    assert count_tokens(system) < 600
 
 
 @pytest.mark.parametrize("mode", MODES)

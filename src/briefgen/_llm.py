@@ -154,7 +154,7 @@ class Settings:
 # JSON in a Markdown block with the schema in the prompt.
 MODES = {
     "tools": "TOOLS",
-    "tools-strict": "TOOLS",  # and the tool marked strict (`_strict_tools`)
+    "tools-strict": "TOOLS",  # and the tool marked strict (`_as_sent`)
     "json-schema": "JSON_SCHEMA",
     "json": "JSON",
     "md-json": "MD_JSON",
@@ -264,10 +264,10 @@ def _transport_classes() -> tuple[type[Any], type[Exception], type[Any]]:
             timeout: float,
             listener: Listener,
             limit: AdaptiveLimit,
-            strict_tools: bool = False,
+            mode: str = "tools",
         ) -> None:
             self.inner = inner
-            self.strict_tools = strict_tools
+            self.mode = mode
             self.timeout = timeout
             self.listener = listener
             self.limit = limit
@@ -276,8 +276,7 @@ def _transport_classes() -> tuple[type[Any], type[Exception], type[Any]]:
 
         async def handle_async_request(self, request: Any) -> Any:
             await request.aread()  # a multipart upload streams: it is hashed below
-            if self.strict_tools:
-                request = _strict_tools(request)
+            request = _as_sent(request, self.mode)
             usage = _asking.get()
             if usage is not None:
                 usage.calls += 1
@@ -414,7 +413,7 @@ class Extractor:
                 self.settings.timeout,
                 self.listener,
                 self.limit,
-                strict_tools=self.settings.mode == "tools-strict",
+                mode=self.settings.mode,
             )
         )
         self._http = httpx2.AsyncClient(transport=self._answered, timeout=self.settings.timeout)
@@ -470,8 +469,7 @@ class Extractor:
     def batch_body(self, body: bytes) -> dict[str, Any]:
         """`body` as the Batch API is to send it: the request as this mode sends it."""
         data: dict[str, Any] = json.loads(body)
-        if self.settings.mode == "tools-strict":
-            _mark_strict(data)
+        _rewrite(data, self.settings.mode)
         return data
 
     async def _create(self, response_model: type[BaseModel], messages: list[Any]) -> Any:
@@ -976,17 +974,17 @@ def _check_models_once() -> None:
         setattr(patch, "reject_async_validators", once)  # noqa: B010 - not exported there
 
 
-def _strict_tools(request: Any) -> Any:
-    """`request` with its tools marked strict, for `--mode tools-strict`: instructor 1.17
-    builds the tool but deprecated its strict mode, and OpenAI constrains an answer to the
-    schema only when the function says `"strict": true`."""
+def _as_sent(request: Any, mode: str) -> Any:
+    """`request` as briefgen sends it in `mode` (`_rewrite`), or as it was."""
     import httpx2
 
+    if mode not in {"tools-strict", "json", "md-json"}:
+        return request
     try:
         body = json.loads(request.content)
-    except ValueError:
+    except ValueError:  # not JSON: a Batch API upload
         return request
-    if not isinstance(body, dict) or not _mark_strict(body):
+    if not isinstance(body, dict) or not _rewrite(body, mode):
         return request
     headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() != "content-length"]
     return httpx2.Request(
@@ -996,6 +994,42 @@ def _strict_tools(request: Any) -> Any:
         content=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
         extensions=request.extensions,
     )
+
+
+def _rewrite(body: dict[str, Any], mode: str) -> bool:
+    """Change a chat-completion request in place where instructor 1.17 does not send what
+    the mode needs; whether anything changed.
+
+    - `tools-strict`: the tools marked strict. instructor builds the tool but deprecated its
+      strict mode, and OpenAI constrains an answer to the schema only when the function
+      says `"strict": true`.
+    - `json`, `md-json`: the schema instructor writes into the system prompt made compact.
+      It writes it indented, some 750 tokens where compact JSON takes about 330."""
+    if mode == "tools-strict":
+        return _mark_strict(body)
+    if mode in {"json", "md-json"}:
+        return _compact_schema(body)
+    return False
+
+
+# Where instructor's JSON-mode instructions put the schema in the system prompt.
+_SCHEMA_AT = re.compile(r"match the following json_schema:\s*")
+
+
+def _compact_schema(body: dict[str, Any]) -> bool:
+    messages = body.get("messages")
+    first = messages[0] if isinstance(messages, list) and messages else None
+    content = first.get("content") if isinstance(first, dict) else None
+    found = _SCHEMA_AT.search(content) if isinstance(content, str) else None
+    if first is None or content is None or found is None:
+        return False
+    try:
+        schema, end = json.JSONDecoder().raw_decode(content, found.end())
+    except ValueError:
+        return False
+    compact = json.dumps(schema, ensure_ascii=False, separators=(",", ":"))
+    first["content"] = content[: found.end()] + compact + content[end:]
+    return True
 
 
 def _mark_strict(body: dict[str, Any]) -> bool:
