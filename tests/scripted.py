@@ -34,6 +34,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -204,7 +205,9 @@ class Batches:
       nothing;
     - `{"status": "cancelled", "unfinished": [...]}`: cancelled after answering the rest;
     - `{"hold": true}`: in progress until `plan["hold"]` is set false;
-    - `{"first": 2}`: batch ids count from 2 (an endpoint that never made batch 1).
+    - `{"first": 2}`: batch ids count from 2 (an endpoint that never made batch 1);
+    - `{"slow": ["create", "look", "download"], "seconds": 1.5}`: the first request of each
+      kind named is answered that late (a create is carried out first, then answered).
     """
 
     def __init__(self, script: Script, plan: Mapping[str, Any]) -> None:
@@ -214,19 +217,35 @@ class Batches:
         self.batches: dict[str, dict[str, Any]] = {}
         self.looks: dict[str, int] = {}
         self.calls: list[str] = []  # "METHOD path" of every Batch API request
+        self.headers: list[dict[str, str]] = []  # and its headers
+        self.slowed: set[str] = set()
+
+    def _slow(self, what: str) -> None:
+        """The first request of a kind `plan["slow"]` names waits `plan["seconds"]`."""
+        if what in self.plan.get("slow", []) and what not in self.slowed:
+            self.slowed.add(what)
+            time.sleep(float(self.plan.get("seconds", 1.5)))
 
     def handle(
         self, method: str, path: str, headers: Mapping[str, str], body: bytes
     ) -> tuple[int, dict[str, str], Any]:
         self.calls.append(f"{method} {path}")
+        self.headers.append(dict(headers))
         path = re.sub(r"^/(?:v1|openai)(?=/)", "", path.split("?")[0])  # OpenAI's or Azure's
         if method == "POST" and path == "/files":
             return self._upload(headers, body)
         if method == "POST" and path == "/batches":
-            return self._create(json.loads(body))
+            created = self._create(json.loads(body))
+            self._slow("create")  # made, but answered late
+            return created
+        if method == "GET" and path == "/batches":
+            newest = [self._public(b) for b in reversed(self.batches)]
+            return 200, {}, {"object": "list", "data": newest, "has_more": False}
         if method == "GET" and path.startswith("/batches/"):
+            self._slow("look")
             return self._retrieve(path.removeprefix("/batches/"))
         if method == "GET" and path.startswith("/files/") and path.endswith("/content"):
+            self._slow("download")
             found = self.files.get(path.removeprefix("/files/").removesuffix("/content"))
             if found is None:
                 return 404, {}, {"error": {"message": "No such File object"}}

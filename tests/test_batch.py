@@ -148,8 +148,8 @@ def test_a_batch_replay_of_an_ordinary_recording_says_so() -> None:
     code, out, err = replay(SEED_CASSETTE, "--batch")
     assert code == 1 and out == ""
     assert err.strip().splitlines()[-1] == (
-        "briefgen: ReplayMissError: sending the batch: the recording has no such request; "
-        "replay a recording made with --batch, or replay without --batch."
+        "briefgen: ReplayMissError: uploading the batch's requests: the recording has no "
+        "such request; replay a recording made with --batch, or replay without --batch."
     )
 
 
@@ -406,8 +406,10 @@ def test_what_a_batch_answered_is_never_paid_for_again(
         code, _out, err = summarize(third, server=server)
     assert code == 0, err
     assert third.batches.calls == []
-    assert "5 answers from the Batch API" in err.strip().splitlines()[-1]
-    assert "2 calls, 1 re-asks" in err.strip().splitlines()[-1]
+    usage = err.strip().splitlines()[-1]
+    assert "(5 answers a batch gave an earlier run, counted then)" in usage
+    assert "answers from the Batch API" not in usage  # not counted (nor billed) twice
+    assert "2 calls, 1 re-asks" in usage
 
 
 @on_loopback
@@ -502,8 +504,8 @@ def test_an_endpoint_without_a_batch_api_is_one_line_naming_the_fix(status: int)
     with pytest.raises(ModelError) as caught:
         asyncio.run(pipeline.run(load([SEEDS])))
     assert str(caught.value) == (
-        f"sending the batch: {status} from http://localhost:8080/v1 (Not Found); the endpoint "
-        "has no Batch API, or not for this model; run without --batch."
+        f"uploading the batch's requests: {status} from http://localhost:8080/v1 (Not "
+        "Found); the endpoint has no Batch API, or not for this model; run without --batch."
     )
 
 
@@ -536,3 +538,158 @@ def test_batch_poll_must_be_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.stderr.strip().splitlines()[-1] == (
         "briefgen: InputError: BRIEFGEN_BATCH_POLL='soon' is not a number of seconds (0-3600)."
     )
+
+
+def run_pipeline(script: Script, folder: Path, **settings: Any) -> Any:
+    """A --batch run of the pipeline over `folder` against `script`, in-process, with the
+    state database."""
+    from briefgen._cache import Cache
+
+    asked = Settings(model=MODEL, base_url="http://scripted/v1", api_key="sk-x", **settings)
+    with Cache() as store:
+        pipeline = Pipeline(
+            asked, cache=store, transport=script.transport(), batch=True, poll_seconds=0
+        )
+        return asyncio.run(pipeline.run(load([folder])))
+
+
+def seeds_subset(tmp_path: Path, count: int) -> Path:
+    folder = tmp_path / f"first-{count}"
+    folder.mkdir()
+    for path in sorted(SEEDS.iterdir())[:count]:
+        (folder / path.name).write_bytes(path.read_bytes())
+    return folder
+
+
+def test_a_rerun_over_fewer_articles_keeps_the_answers_of_the_others(
+    seed_script: dict[str, list[Any]], tmp_path: Path
+) -> None:
+    script = Script({**seed_script, "_batch": [{"hold": True}]})
+
+    async def interrupted() -> None:
+        # Run 1 over all five is cancelled (Ctrl-C) while its batch is in progress.
+        from briefgen._cache import Cache
+
+        asked = Settings(model=MODEL, base_url="http://scripted/v1", api_key="sk-x")
+        with Cache() as store:
+            pipeline = Pipeline(
+                asked, cache=store, transport=script.transport(), batch=True, poll_seconds=0.01
+            )
+            task = asyncio.create_task(pipeline.run(load([SEEDS])))
+            while script.batches.calls.count("GET /v1/batches/batch_scripted_1") < 2:
+                await asyncio.sleep(0.01)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+    asyncio.run(interrupted())
+    script.batches.plan["hold"] = False
+    # Run 2 over three of them re-attaches and collects the batch: all five answers kept.
+    run = run_pipeline(script, seeds_subset(tmp_path, 3))
+    assert len(run.result.articles) == 3 and run.usage.batched == 3
+    with state() as con:
+        answers = [r["answer"] for r in con.execute("SELECT answer FROM batch_requests")]
+    assert len(answers) == 5 and None not in answers
+    # Run 3 over all five sends nothing to the Batch API: 003 and 004 were kept too.
+    calls = len(script.batches.calls)
+    run = run_pipeline(script, SEEDS)
+    assert len(run.result.articles) == 5 and len(script.batches.calls) == calls
+    assert run.usage.cache_hits == 3 and run.usage.batch_kept == 2
+
+
+@pytest.mark.parametrize("change", [{"mode": "json"}, {"max_tokens": 4096}])
+def test_a_kept_answer_serves_only_the_very_request_it_answered(
+    seed_script: dict[str, list[Any]], change: dict[str, Any]
+) -> None:
+    script = Script(seed_script)
+    run_pipeline(script, SEEDS, mode="tools")
+    assert CliRunner().invoke(app, ["cache", "clear"]).exit_code == 0
+    # Asked another way, the tool-call answers kept would not fit: a new batch is sent.
+    run = run_pipeline(script, SEEDS, **{"mode": "tools", **change})
+    assert script.batches.calls.count("POST /v1/batches") == 2
+    assert run.usage.batched == 5 and run.usage.batch_kept == 0
+    assert len(run.result.articles) == 5
+
+
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+@pytest.mark.parametrize("slow", [["create"], ["look", "download"]])
+def test_a_batch_api_request_answered_late_neither_ends_the_run_nor_pays_twice(
+    seed_script: dict[str, list[Any]], slow: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BRIEFGEN_BATCH_POLL", "0")
+    script = Script({**seed_script, "_batch": [{"slow": slow, "seconds": 1.5}]})
+    code, out, err = summarize(script, "--timeout", "1")
+    assert code == 0 and out.startswith("# Brief: 5 articles"), err
+    # A create whose answer came too late had made the batch: it is found, not made again.
+    assert script.batches.calls.count("POST /v1/batches") == 1
+    assert list(script.batches.batches) == ["batch_scripted_1"]
+    if slow == ["create"]:
+        assert "GET /v1/batches?limit=100" in script.batches.calls
+
+
+def test_the_state_keeps_one_batch_per_id_and_clear_all_keeps_running_ones() -> None:
+    from briefgen._cache import Cache
+
+    with Cache() as store:
+        for requests in ([("a", "1.txt"), ("b", "2.txt")], [("c", "3.txt")]):
+            store.add_batch(
+                "batch_1",
+                model="m",
+                endpoint="http://x/v1",
+                input_file="f",
+                status="in_progress",
+                requests=requests,
+            )
+        assert [r["custom_id"] for r in store.batch_requests("batch_1")] == ["c"]
+        store.add_batch(
+            "batch_2",
+            model="m",
+            endpoint="http://x/v1",
+            input_file="g",
+            status="in_progress",
+            requests=[("d", "4.txt")],
+        )
+        store.update_batch("batch_2", status="completed", completed=1)
+        # Ended but never collected: still pending, and `batch status` says so.
+        assert [b["id"] for b in store.batches()] == ["batch_2", "batch_1"]
+        status = CliRunner().invoke(app, ["batch", "status", "--offline"]).stdout
+        assert "completed (not collected)" in status
+        store.store_batch_results("batch_2", {"d": ('{"id": "x"}', None)})
+        assert [b["id"] for b in store.batches()] == ["batch_1"]
+        store.clear("all")
+        assert [b["id"] for b in store.batches(pending_only=False)] == ["batch_1"]
+        assert [r["custom_id"] for r in store.batch_requests("batch_1")] == ["c"]
+        assert store.batch_requests("batch_2") == []
+
+
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_batch_status_asks_azure_with_azures_key_and_version(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from briefgen._cache import Cache
+
+    script = Script({})
+    script.batches.files["file-1"] = b'{"custom_id": "k", "body": {"messages": []}}\n'
+    script.batches._create({"input_file_id": "file-1", "endpoint": "/chat/completions"})
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "azure-key-dummy")
+    monkeypatch.delenv("OPENAI_API_VERSION", raising=False)
+    with serve(script) as server:
+        endpoint = server.base_url.removesuffix("/v1")
+        with Cache() as store:
+            store.add_batch(
+                "batch_scripted_1",
+                model="dep",
+                endpoint=endpoint,
+                input_file="file-1",
+                status="validating",
+                requests=[("k", "a.txt")],
+                api_version="2024-10-21",
+            )
+        result = CliRunner().invoke(app, ["batch", "status"])
+    assert result.exit_code == 0, result.stderr
+    assert script.batches.calls == ["GET /openai/batches/batch_scripted_1?api-version=2024-10-21"]
+    assert script.batches.headers[0]["api-key"] == "azure-key-dummy"
+    assert "authorization" not in {k.lower() for k in script.batches.headers[0]}
+    assert "in_progress" in result.stdout.splitlines()[1].split()

@@ -92,8 +92,8 @@ class Batches:
             row = kept.get(request.custom_id)
             if row is None:
                 fresh.append(request)
-            elif row["answer"] is not None:
-                self._give(request, row["answer"])
+            elif row["answer"] is not None:  # downloaded by an earlier run, which paid
+                self._give(request, row["answer"], paid=False)
             else:
                 waiting.setdefault(row["id"], []).append(request)
         for batch_id, attached in waiting.items():
@@ -148,16 +148,13 @@ class Batches:
         client = self.extractor.openai
         try:
             uploaded = await client.files.create(
-                file=("briefgen-batch.jsonl", data, "application/jsonl"), purpose="batch"
-            )
-            batch = await client.batches.create(
-                input_file_id=uploaded.id,
-                endpoint=endpoint_path(self.settings),
-                completion_window=COMPLETION_WINDOW,
-                metadata={"created_by": "briefgen"},
+                file=("briefgen-batch.jsonl", data, "application/jsonl"),
+                purpose="batch",
+                timeout=self._transfer_seconds,
             )
         except Exception as err:
-            raise self._error(err, "sending the batch") from err
+            raise self._error(err, "uploading the batch's requests") from err
+        batch = await self._create(uploaded.id)
         if self.store is not None:
             try:
                 self.store.add_batch(
@@ -167,6 +164,7 @@ class Batches:
                     input_file=uploaded.id,
                     status=batch.status,
                     requests=[(r.custom_id, r.subject) for r in requests],
+                    api_version=self.settings.api_version if self.settings.azure_endpoint else None,
                 )
             except OSError as err:
                 self.warn(
@@ -175,6 +173,43 @@ class Batches:
                 )
         self.listener(_progress(batch, len(requests)))
         return str(batch.id)
+
+    async def _create(self, input_file: str) -> Any:
+        """A batch on the uploaded file. Sent without the client's own retries: a create
+        whose answer is lost may still have made the batch, and a blind retry would make
+        (and bill) a second one. So after a failure the endpoint's latest batches are looked
+        through for one on this file, and only if there is none is it asked once more."""
+        unsafe = self.extractor.openai.with_options(max_retries=0)
+        for attempt in (1, 2):
+            try:
+                return await unsafe.batches.create(
+                    input_file_id=input_file,
+                    endpoint=endpoint_path(self.settings),
+                    completion_window=COMPLETION_WINDOW,
+                    metadata={"created_by": "briefgen"},
+                )
+            except Exception as err:
+                made = await self._made_on(input_file)
+                if made is not None:
+                    return made
+                status = getattr(err, "status_code", None)
+                transient = status is None or status == 429 or status >= 500
+                if attempt == 2 or not transient:
+                    raise self._error(err, "creating the batch") from err
+        raise AssertionError("unreachable")
+
+    async def _made_on(self, input_file: str) -> Any:
+        """The batch on `input_file` among the endpoint's latest, if there is one."""
+        try:
+            page = await self.extractor.openai.batches.list(limit=100)
+        except Exception:
+            return None
+        return next((b for b in page.data if b.input_file_id == input_file), None)
+
+    @property
+    def _transfer_seconds(self) -> float:
+        # A file of 190 MB at 10 Mbit/s takes some 150 s: at least 10 minutes for one.
+        return max(self.settings.timeout, 600.0)
 
     async def _wait(self, batch_id: str, requests: Sequence[BatchRequest]) -> bool:
         """Poll the batch until it ends, then take its answers; False if the endpoint has no
@@ -242,7 +277,9 @@ class Batches:
             if not file_id:
                 continue
             try:
-                content = await self.extractor.openai.files.content(file_id)
+                content = await self.extractor.openai.files.content(
+                    file_id, timeout=self._transfer_seconds
+                )
             except Exception as err:
                 if getattr(err, "status_code", None) != 404:
                     raise self._error(err, f"downloading the results of batch {batch.id}") from err
@@ -252,8 +289,8 @@ class Batches:
                 parsed = _result(line)
                 if parsed is not None:
                     results[parsed[0]] = parsed[1]
-        wanted = {r.custom_id for r in requests}
-        results = {k: v for k, v in results.items() if k in wanted}
+        # Every result is kept, those of articles this run did not ask about too: a later
+        # run over them takes them from here instead of paying again.
         if self.store is not None:
             try:
                 self.store.store_batch_results(batch.id, results)
@@ -278,13 +315,15 @@ class Batches:
         except OSError as err:
             self.warn(f"could not record the status of batch {batch.id} ({err})")
 
-    def _give(self, request: BatchRequest, answer: str) -> None:
+    def _give(self, request: BatchRequest, answer: str, paid: bool = True) -> None:
+        """Hand an answer to the extractor; `paid`: its tokens count in this run's cost
+        (False for one an earlier run downloaded and counted)."""
         try:
             completion = json.loads(answer)
         except ValueError:
             return  # not JSON: the ordinary call answers instead
         if isinstance(completion, dict):
-            self.extractor.answer_from_batch(request.body, completion)
+            self.extractor.answer_from_batch(request.body, completion, paid)
             self.answered += 1
 
     def _error(self, err: BaseException, doing: str) -> BriefgenError:

@@ -85,7 +85,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             output_file TEXT,
             error_file TEXT,
             errors TEXT,
-            downloaded INTEGER NOT NULL DEFAULT 0
+            downloaded INTEGER NOT NULL DEFAULT 0,
+            api_version TEXT
         )""",
         """CREATE TABLE batch_requests (
             batch_id TEXT NOT NULL REFERENCES batches (id) ON DELETE CASCADE,
@@ -100,7 +101,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )
 
 # A batch in one of these states may still answer; "completed" and "expired" ones hold the
-# answers they gave; "failed" and "cancelled" ones are given up.
+# answers they gave; "failed" and "cancelled" ones are given up, as is one the endpoint no
+# longer has ("gone").
 LIVE_BATCH = ("validating", "in_progress", "finalizing", "cancelling")
 ENDED_BATCH = ("completed", "expired", "failed", "cancelled")
 
@@ -307,12 +309,17 @@ class Cache:
         input_file: str,
         status: str,
         requests: Sequence[tuple[str, str]],
+        api_version: str | None = None,
     ) -> None:
-        """Keep a batch just created, with its requests as (custom id, subject) pairs."""
+        """Keep a batch just created, with its requests as (custom id, subject) pairs, and
+        the API version for an Azure endpoint. An id kept before (a local server that
+        started counting again) now names this batch: the old one is forgotten."""
         with self._session(write=True) as con:
+            con.execute("DELETE FROM batch_requests WHERE batch_id = ?", (batch_id,))
+            con.execute("DELETE FROM batches WHERE id = ?", (batch_id,))
             con.execute(
                 "INSERT INTO batches (id, created, model, endpoint, input_file, requests,"
-                " status, checked) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " status, checked, api_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     batch_id,
                     _now(),
@@ -322,6 +329,7 @@ class Cache:
                     len(requests),
                     status,
                     _now(),
+                    api_version,
                 ),
             )
             con.executemany(
@@ -409,8 +417,14 @@ class Cache:
             return [dict(row) for row in rows]
 
     def batches(self, pending_only: bool = True) -> list[dict[str, Any]]:
-        """The batches kept, newest first: those that may still answer, or all."""
-        where = f"WHERE status IN ({', '.join('?' * len(LIVE_BATCH))})" if pending_only else ""
+        """The batches kept, newest first: those pending (that may still answer, or whose
+        answers no run has collected yet), or all."""
+        where = (
+            f"WHERE status IN ({', '.join('?' * len(LIVE_BATCH))})"
+            " OR (status IN ('completed', 'expired') AND downloaded = 0)"
+            if pending_only
+            else ""
+        )
         with self._session() as con:
             rows = con.execute(
                 f"SELECT * FROM batches {where} ORDER BY created DESC, rowid DESC",
@@ -446,6 +460,15 @@ class Cache:
             if what == "all":
                 con.execute("DELETE FROM calls")
                 con.execute("DELETE FROM runs")
+                # Batches that ended, and the answers they gave; one still running stays,
+                # so that a rerun re-attaches to it rather than paying again.
+                ended = f"status NOT IN ({', '.join('?' * len(LIVE_BATCH))})"
+                con.execute(
+                    f"DELETE FROM batch_requests WHERE batch_id IN"
+                    f" (SELECT id FROM batches WHERE {ended})",
+                    LIVE_BATCH,
+                )
+                con.execute(f"DELETE FROM batches WHERE {ended}", LIVE_BATCH)
         return deleted
 
     # --- the connection ---------------------------------------------------------------------

@@ -390,10 +390,11 @@ def _summarize(request: _Request) -> None:
         for article in articles:
             typer.echo(f"briefgen: {_cleaning_report(article)}", err=True)
     prompts = Prompts(request.prompts)
-    if request.batch and request.no_cache and not request.dry_run:
+    if request.batch and (request.no_cache or request.record) and not request.dry_run:
         _warn(
-            "--no-cache keeps no state, so the batch is not kept: if this run is interrupted, "
-            "running it again sends (and pays for) a new batch"
+            f"{'--no-cache' if request.no_cache else '--record'} keeps no state, so the batch "
+            "is not kept: if this run is interrupted, running it again sends (and pays for) "
+            "a new batch"
         )
     if request.dry_run:
         _dry_run(request, settings, prompts, cache, articles, prices)
@@ -588,6 +589,8 @@ def _report(
             f" ({u.batched} answers from the Batch API, {u.batch_prompt_tokens}+"
             f"{u.batch_completion_tokens} tokens at the batch price)"
         )
+    if u.batch_kept:
+        cached += f" ({u.batch_kept} answers a batch gave an earlier run, counted then)"
     typer.echo(
         f"briefgen: {len(document.articles)} articles{failed}, {u.calls} calls{levels}, "
         f"{u.reasks} re-asks, {u.retries} retries, "

@@ -76,7 +76,7 @@ def _look_at(row: dict[str, Any]) -> dict[str, Any] | str:
     from briefgen._llm import retrieve_batch
 
     try:
-        batch = retrieve_batch(row["id"], row["endpoint"])
+        batch = retrieve_batch(row["id"], row["endpoint"], row["api_version"])
     except BriefgenError as err:
         return f"{err} Showing the status last seen."
     counts = batch.request_counts
@@ -134,10 +134,16 @@ def cache_info() -> None:
 @cache_app.command("clear")
 def cache_clear(
     everything: Annotated[
-        bool, typer.Option("--all", help="Also delete the log of runs and calls.")
+        bool,
+        typer.Option(
+            "--all",
+            help="Also delete the log of runs and calls, and the batches that have ended "
+            "with the answers they gave (a batch still running is kept).",
+        ),
     ] = False,
 ) -> None:
-    """Delete every cached answer (the next run pays again); with --all, the call log too."""
+    """Delete every cached answer (the next run pays again); with --all, the call log and
+    the batches that have ended too."""
     with _store() as store:
         if not store.path.is_file():
             typer.echo(f"nothing to clear: no state database yet at {store.path}")
@@ -218,7 +224,12 @@ def _batch_row(batch: dict[str, Any]) -> list[str]:
         _time(batch["created"]),
         batch["model"],
         f"{batch['requests']:,}",
-        batch["status"],
+        batch["status"]
+        + (
+            " (not collected)"
+            if batch["status"] in {"completed", "expired"} and not batch["downloaded"]
+            else ""
+        ),
         f"{batch['completed']:,}",
         f"{batch['failed']:,}",
         _time(batch["checked"]),

@@ -82,6 +82,7 @@ class Usage:
     batched: int = 0
     batch_prompt_tokens: int = 0
     batch_completion_tokens: int = 0
+    batch_kept: int = 0  # answers an earlier run downloaded (and counted): not counted again
 
     def add(self, other: Usage) -> None:
         self.calls += other.calls
@@ -92,6 +93,7 @@ class Usage:
         self.completion_tokens += other.completion_tokens
         self.cache_hits += other.cache_hits
         self.batched += other.batched
+        self.batch_kept += other.batch_kept
         self.batch_prompt_tokens += other.batch_prompt_tokens
         self.batch_completion_tokens += other.batch_completion_tokens
 
@@ -284,9 +286,12 @@ def _transport_classes() -> tuple[type[Any], type[Exception], type[Any]]:
                     usage.retries += 1
             if request.headers.get("x-stainless-retry-count", "0") != "0":
                 self.listener("retry")
-            key = hashlib.sha256(request.content).hexdigest()
+            # What was asked: every GET has an empty body, so the URL is part of it.
+            key = hashlib.sha256(
+                f"{request.method} {request.url}\n".encode() + request.content
+            ).hexdigest()
             try:
-                async with self.limit, asyncio.timeout(self.timeout):
+                async with self.limit, asyncio.timeout(_seconds_for(request, self.timeout)):
                     response = await self.inner.handle_async_request(request)
                     try:
                         body = await response.aread()  # decoded: the encoding goes below
@@ -332,7 +337,8 @@ def _transport_classes() -> tuple[type[Any], type[Exception], type[Any]]:
 
         def __init__(self, inner: Any) -> None:
             self.inner = inner
-            self.stored: dict[str, dict[str, Any]] = {}  # sha256 of the body: the answer
+            # sha256 of the body: the answer, and whether its tokens count in this run
+            self.stored: dict[str, tuple[dict[str, Any], bool]] = {}
 
         async def handle_async_request(self, request: Any) -> Any:
             await request.aread()
@@ -344,12 +350,14 @@ def _transport_classes() -> tuple[type[Any], type[Exception], type[Any]]:
             stored = self.stored.get(hashlib.sha256(request.content).hexdigest())
             if stored is None:
                 return await self.inner.handle_async_request(request)
-            body = dict(stored)
+            body, paid = dict(stored[0]), stored[1]
+            spent = Usage()
+            _add_usage(spent, _Tokens(body.pop("usage", None)))
             usage = _asking.get()
-            if usage is not None:
+            if usage is not None and not paid:
+                usage.batch_kept += 1
+            elif usage is not None:
                 usage.batched += 1
-                spent = Usage()
-                _add_usage(spent, _Tokens(body.pop("usage", None)))
                 usage.prompt_tokens += spent.prompt_tokens
                 usage.completion_tokens += spent.completion_tokens
                 usage.batch_prompt_tokens += spent.prompt_tokens
@@ -360,6 +368,16 @@ def _transport_classes() -> tuple[type[Any], type[Exception], type[Any]]:
             await self.inner.aclose()
 
     return Deadline, EndpointSilent, Answered
+
+
+def _seconds_for(request: Any, timeout: float) -> float:
+    """How long `request` may take: `timeout`, or longer where the caller asked for a longer
+    one (a Batch API file upload or download, which can run to hundreds of megabytes)."""
+    asked = request.extensions.get("timeout")
+    if isinstance(asked, dict):
+        longest = max((v for v in asked.values() if isinstance(v, int | float)), default=0)
+        return max(timeout, float(longest))
+    return timeout
 
 
 class _Tokens:
@@ -460,11 +478,12 @@ class Extractor:
             raise ModelError("could not build the batch request (the client sent nothing)")
         return captured[0]
 
-    def answer_from_batch(self, body: bytes, answer: dict[str, Any]) -> None:
-        """Answer the request `body` with `answer` (a chat completion a batch returned) the
-        next time it is asked."""
+    def answer_from_batch(self, body: bytes, answer: dict[str, Any], paid: bool = True) -> None:
+        """Answer the request `body` with `answer` (a chat completion a batch returned) when
+        it is asked; `paid`: its tokens count in this run's cost (False for an answer an
+        earlier run downloaded, and counted)."""
         assert self._answered is not None, "outside `async with extractor`"
-        self._answered.stored[hashlib.sha256(body).hexdigest()] = answer
+        self._answered.stored[hashlib.sha256(body).hexdigest()] = (answer, paid)
 
     def batch_body(self, body: bytes) -> dict[str, Any]:
         """`body` as the Batch API is to send it: the request as this mode sends it."""
@@ -795,12 +814,13 @@ def endpoint_error(
     return ModelError(f"{doing}: unexpected {type(err).__name__}: {_first_line(str(err))}")
 
 
-def retrieve_batch(batch_id: str, endpoint: str) -> Any:
+def retrieve_batch(batch_id: str, endpoint: str, api_version: str | None = None) -> Any:
     """A kept batch as the endpoint at `endpoint` sees it now, asked with the key in the
-    environment (Azure's for an Azure endpoint); ModelError, in one line, if it cannot be."""
+    environment (Azure's, for a batch kept with an API version); ModelError, in one line, if
+    it cannot be."""
     import openai
 
-    azure = ".openai.azure.com" in endpoint
+    azure = api_version is not None
     key = os.environ.get("AZURE_OPENAI_API_KEY" if azure else "OPENAI_API_KEY") or None
     settings = Settings(api_key=key, base_url=endpoint)
     try:
@@ -809,7 +829,7 @@ def retrieve_batch(batch_id: str, endpoint: str) -> Any:
             client = openai.AzureOpenAI(
                 api_key=key,
                 azure_endpoint=endpoint,
-                api_version=os.environ.get("OPENAI_API_VERSION"),
+                api_version=os.environ.get("OPENAI_API_VERSION") or api_version,
                 max_retries=1,
                 timeout=30,
             )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import hashlib
+import json
 import math
 import sqlite3
 import time
@@ -64,6 +66,13 @@ _ANSWER_BASE = 300
 _ANSWER_RATIO = 1.0
 _VIEW_RATIO = 0.45
 _CORPUS_ANSWER = 4_000
+
+
+@functools.cache
+def _schema_digest() -> str:
+    """A hash of the article schema, for the batch custom id."""
+    schema = json.dumps(ArticleBrief.model_json_schema(), sort_keys=True)
+    return hashlib.sha256(schema.encode()).hexdigest()
 
 
 def _answer_tokens(most: int, article_tokens: int) -> int:
@@ -246,7 +255,7 @@ class Pipeline:
             if not self._too_long(article):
                 asked.append((article, *self._asks(article)))
         # With --batch, an article a kept batch holds (or is still answering) is paid for.
-        kept = self._kept_batches([key for *_, key in asked])
+        kept = self._kept_batches([self._batch_key(system, user) for _, system, user, _ in asked])
         for article, system, user, key in asked:
             if self.cache is not None:
                 hit = self._from_cache(key, article)
@@ -255,7 +264,7 @@ class Pipeline:
                     views.append(count_tokens(self._prompts("corpus", [brief_view(hit)])[1]))
                     continue
             article_tokens = count_tokens(article.numbered())
-            if key in kept:
+            if self._batch_key(system, user) in kept:
                 estimate.in_batches += 1
                 views.append(_view(self.settings.max_tokens, article_tokens))
                 continue
@@ -300,6 +309,8 @@ class Pipeline:
         outcome = f"failed: {result.failure}" if result.failure else "ok"
         if answer.usage.batched:
             outcome += " (answered by a batch)"
+        elif answer.usage.batch_kept:
+            outcome += " (a batch's answer kept from an earlier run, paid then)"
         self._log_call("article", article.name, answer.usage, outcome)
         if self.cache is not None and result.failure is None:
             dropped = [{"where": d.where, "reason": d.reason} for d in result.dropped]
@@ -319,10 +330,11 @@ class Pipeline:
             if self._too_long(article):
                 continue
             system, user, key = self._asks(article)
-            if key in requests or self._cached(key):
+            custom_id = self._batch_key(system, user)
+            if custom_id in requests or self._cached(key):
                 continue
             body = await self.extractor.request_body(ArticleBrief, system, user)
-            requests[key] = BatchRequest(key, article.name, body)
+            requests[custom_id] = BatchRequest(custom_id, article.name, body)
         if not requests:
             return
         batches = Batches(
@@ -336,6 +348,20 @@ class Pipeline:
         system = self.prompts.render("extract_system.j2", article=article)
         user = self.prompts.render("extract_user.j2", article=article)
         return system, user, prompt_key(self.settings.model, system, user)
+
+    def _batch_key(self, system: str, user: str) -> str:
+        """A batch request's custom id: everything its body depends on — the model, the
+        mode, --max-tokens, the schema and the prompts — so a rerun re-attaches only to an
+        answer to the very request it would send."""
+        return prompt_key(
+            self.settings.model,
+            "batch",
+            self.settings.mode,
+            str(self.settings.max_tokens),
+            _schema_digest(),
+            system,
+            user,
+        )
 
     def _kept_batches(self, keys: list[str]) -> dict[str, Any]:
         if not self.batch or self.cache is None:
