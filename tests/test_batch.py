@@ -428,8 +428,8 @@ def test_a_kept_batch_the_endpoint_no_longer_has_is_sent_again(
     assert code == 0 and out.startswith("# Brief: 5 articles"), err
     assert "re-attached to batch batch_scripted_1 (in_progress)" in err
     assert (
-        f"warning: batch batch_scripted_1 is no longer at {server.base_url}; sending its 5 "
-        "requests in a new batch"
+        f"warning: batch batch_scripted_1 is no longer at {server.base_url} (deleted, or sent "
+        "with another key or project); sending its 5 requests in a new batch"
     ) in err
     assert fresh.batches.calls[:3] == [
         "GET /v1/batches/batch_scripted_1",
@@ -540,7 +540,7 @@ def test_batch_poll_must_be_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
-def run_pipeline(script: Script, folder: Path, **settings: Any) -> Any:
+def run_pipeline(script: Script, folder: Path, warn: Any = None, **settings: Any) -> Any:
     """A --batch run of the pipeline over `folder` against `script`, in-process, with the
     state database."""
     from briefgen._cache import Cache
@@ -548,9 +548,54 @@ def run_pipeline(script: Script, folder: Path, **settings: Any) -> Any:
     asked = Settings(model=MODEL, base_url="http://scripted/v1", api_key="sk-x", **settings)
     with Cache() as store:
         pipeline = Pipeline(
-            asked, cache=store, transport=script.transport(), batch=True, poll_seconds=0
+            asked,
+            cache=store,
+            transport=script.transport(),
+            batch=True,
+            poll_seconds=0,
+            warn=warn,
         )
         return asyncio.run(pipeline.run(load([folder])))
+
+
+def test_a_cancelled_batch_ends_the_run_keeping_what_it_answered(
+    seed_script: dict[str, list[Any]],
+) -> None:
+    cancelled = Script(
+        {**seed_script, "_batch": [{"status": "cancelled", "unfinished": ["003", "004"]}]}
+    )
+    with pytest.raises(ModelError) as caught:
+        run_pipeline(cancelled, SEEDS)
+    assert str(caught.value) == (
+        "batch batch_scripted_1 was cancelled; its 3 answers are kept. Run the same command "
+        "again to send the other 2 in a new batch, or run without --batch."
+    )
+    assert not [r for r in cancelled.requests if len(r["messages"]) > 2]  # nothing more asked
+    again = Script({**seed_script, "_batch": [{"first": 2}]})
+    run = run_pipeline(again, SEEDS)
+    assert len(run.result.articles) == 5
+    assert run.usage.batch_kept == 3 and run.usage.batched == 2
+    sent = again.batches.files["file-scripted-1"].decode().splitlines()
+    assert len(sent) == 2  # only 003 and 004 went into the new batch
+
+
+def test_a_lost_results_file_sends_its_requests_as_ordinary_calls(
+    seed_script: dict[str, list[Any]],
+) -> None:
+    script = Script(seed_script)
+    warnings: list[str] = []
+    real = script.batches._finish
+
+    def lose_output(batch: dict[str, Any]) -> None:
+        real(batch)
+        del script.batches.files[batch["output_file_id"]]  # the output file is gone
+
+    script.batches._finish = lose_output  # type: ignore[method-assign]
+    run = run_pipeline(script, SEEDS, warn=warnings.append)
+    assert len(run.result.articles) == 5 and run.usage.batched == 0
+    assert warnings[0] == "the results file file-scripted-2 of batch batch_scripted_1 is gone"
+    assert warnings[1].startswith("batch batch_scripted_1: 5 of 5 requests have no answer")
+    assert warnings[1].endswith("asking them by ordinary calls, at the standard price")
 
 
 def seeds_subset(tmp_path: Path, count: int) -> Path:

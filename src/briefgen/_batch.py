@@ -108,8 +108,8 @@ class Batches:
                 continue
             # A kept batch the endpoint no longer has (deleted, or another account's).
             self.warn(
-                f"batch {batch_id} is no longer at {self.settings.url}; sending its "
-                f"{len(batched)} requests in a new batch"
+                f"batch {batch_id} is no longer at {self.settings.url} (deleted, or sent with "
+                f"another key or project); sending its {len(batched)} requests in a new batch"
             )
             for chunk in self._send(batched):
                 batch_id = await self._submit(chunk)
