@@ -80,7 +80,6 @@ class Batches:
         self.listener = listener
         self.warn = warn
         self.poll_seconds = max(0.0, poll_seconds)
-        self.answered = 0
 
     async def answer(self, requests: Sequence[BatchRequest]) -> None:
         """Have every request answered by a batch, where a batch can; the rest are left for
@@ -324,7 +323,6 @@ class Batches:
             return  # not JSON: the ordinary call answers instead
         if isinstance(completion, dict):
             self.extractor.answer_from_batch(request.body, completion, paid)
-            self.answered += 1
 
     def _error(self, err: BaseException, doing: str) -> BriefgenError:
         return endpoint_error(
