@@ -738,3 +738,70 @@ def test_batch_status_asks_azure_with_azures_key_and_version(
     assert script.batches.headers[0]["api-key"] == "azure-key-dummy"
     assert "authorization" not in {k.lower() for k in script.batches.headers[0]}
     assert "in_progress" in result.stdout.splitlines()[1].split()
+
+
+def start(command: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+
+
+def wait_for(condition: Any, *runs: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        assert all(r.poll() is None for r in runs), "a run ended early"
+        time.sleep(0.05)
+
+
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_a_run_stopped_while_creating_its_batch_is_settled_by_the_next(
+    seed_script: dict[str, list[Any]],
+) -> None:
+    # The create is carried out, but its answer is slow; the run is stopped meanwhile.
+    script = Script({**seed_script, "_batch": [{"slow": ["create"], "seconds": 2}]})
+    env = {**os.environ, "BRIEFGEN_BATCH_POLL": "0.05"}
+    with serve(script) as server:
+        command = [sys.executable, "-m", "briefgen", *batch_run(server.base_url)]
+        with start(command, env) as first:
+            wait_for(lambda: "POST /v1/batches" in script.batches.calls, first)
+            time.sleep(0.3)
+            first.send_signal(signal.SIGINT)
+            first.communicate(timeout=30)
+        assert first.returncode == 130
+        with state() as con:
+            kept = [tuple(r) for r in con.execute("SELECT id, status, input_file FROM batches")]
+        assert kept == [("sending:file-scripted-1", "sending", "file-scripted-1")]
+        assert "sending" in CliRunner().invoke(app, ["batch", "status"]).stdout
+        # The next run finds the batch made on that file and re-attaches to it.
+        second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert second.returncode == 0, second.stderr
+    assert "re-attached to batch batch_scripted_1" in second.stderr
+    assert script.batches.calls.count("POST /v1/batches") == 1
+    assert script.batches.calls.count("POST /v1/files") == 1
+    with state() as con:
+        assert [tuple(r) for r in con.execute("SELECT id, status FROM batches")] == [
+            ("batch_scripted_1", "completed")
+        ]
+
+
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_two_runs_started_together_send_one_batch(seed_script: dict[str, list[Any]]) -> None:
+    script = Script({**seed_script, "_batch": [{"hold": True}]})
+    env = {**os.environ, "BRIEFGEN_BATCH_POLL": "0.05"}
+    with serve(script) as server:
+        command = [sys.executable, "-m", "briefgen", *batch_run(server.base_url)]
+        with start(command, env) as one, start(command, env) as other:
+            runs = [one, other]
+            looks = "GET /v1/batches/batch_scripted_1"
+            wait_for(lambda: script.batches.calls.count(looks) >= 6, *runs)
+            script.batches.plan["hold"] = False
+            errors = [run.communicate(timeout=60)[1] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], errors
+    assert script.batches.calls.count("POST /v1/files") == 1
+    assert script.batches.calls.count("POST /v1/batches") == 1
+    # One sent it; the other waited for it and re-attached (or, started late, took its
+    # answers from the state).
+    assert sorted("sent batch batch_scripted_1" in e for e in errors) == [False, True]

@@ -17,12 +17,13 @@ gave, instead of paying twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from briefgen._cache import ENDED_BATCH, Cache
+from briefgen._cache import ENDED_BATCH, SENDING_PREFIX, Cache
 from briefgen._errors import BriefgenError, ModelError
 from briefgen._llm import Extractor, Settings, endpoint_error
 
@@ -84,23 +85,23 @@ class Batches:
     async def answer(self, requests: Sequence[BatchRequest]) -> None:
         """Have every request answered by a batch, where a batch can; the rest are left for
         ordinary calls (each said so in a warning)."""
-        kept = self._kept([r.custom_id for r in requests])
         waiting: dict[str, list[BatchRequest]] = {}
-        fresh: list[BatchRequest] = []
-        for request in requests:
-            row = kept.get(request.custom_id)
-            if row is None:
-                fresh.append(request)
-            elif row["answer"] is not None:  # downloaded by an earlier run, which paid
-                self._give(request, row["answer"], paid=False)
-            else:
-                waiting.setdefault(row["id"], []).append(request)
-        for batch_id, attached in waiting.items():
-            self.listener(
-                BatchProgress(batch_id, kept[attached[0].custom_id]["status"], 0, 0, 0, True)
-            )
-        for chunk in self._send(fresh):
-            waiting[await self._submit(chunk)] = [request for request, _ in chunk]
+        async with self._sending():
+            kept = await self._settled(self._kept([r.custom_id for r in requests]))
+            fresh: list[BatchRequest] = []
+            for request in requests:
+                row = kept.get(request.custom_id)
+                if row is None:
+                    fresh.append(request)
+                elif row["answer"] is not None:  # downloaded by an earlier run, which paid
+                    self._give(request, row["answer"], paid=False)
+                else:
+                    waiting.setdefault(row["id"], []).append(request)
+            for batch_id, attached in waiting.items():
+                status = kept[attached[0].custom_id]["status"]
+                self.listener(BatchProgress(batch_id, status, 0, 0, 0, True))
+            for chunk in self._send(fresh):
+                waiting[await self._submit(chunk)] = [request for request, _ in chunk]
         # One after another: the endpoint runs them all at once, whichever is looked at.
         for batch_id, batched in waiting.items():
             if await self._wait(batch_id, batched):
@@ -117,6 +118,54 @@ class Batches:
                         f"batch {batch_id} was created but the endpoint at {self.settings.url} "
                         "then had no such batch; run without --batch."
                     )
+
+    @contextlib.asynccontextmanager
+    async def _sending(self) -> AsyncIterator[None]:
+        """Held from looking for kept batches to keeping the one sent (`BatchLock`)."""
+        lock = self.store.batch_lock() if self.store is not None else None
+        told = False
+        while lock is not None and not lock.try_acquire():
+            if not told:
+                self.warn("another briefgen run is sending a batch from this state; waiting")
+                told = True
+            await asyncio.sleep(0.2)
+        try:
+            yield
+        finally:
+            if lock is not None:
+                lock.release()
+
+    async def _settled(self, kept: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """`kept` with every "sending" batch settled. One found while holding the lock was
+        left by a run that ended between uploading and keeping its batch: the endpoint's
+        latest batches are looked through for one on its file, which it then becomes; if
+        there is none, it is given up and its requests are sent again."""
+        sending = {r["id"]: r for r in kept.values() if r["status"] == "sending"}
+        for old_id, row in sending.items():
+            made = await self._made_on(row["input_file"])
+            if made is not None:
+                self._rename(old_id, str(made.id), str(made.status))
+                new = {"id": str(made.id), "status": str(made.status)}
+            else:
+                self._gone(old_id)
+                new = None
+            for custom_id in [k for k, r in kept.items() if r["id"] == old_id]:
+                if new is None:
+                    del kept[custom_id]
+                else:
+                    kept[custom_id] = {**kept[custom_id], **new}
+        return kept
+
+    def _rename(self, old_id: str, new_id: str, status: str) -> None:
+        if self.store is None:
+            return
+        try:
+            self.store.rename_batch(old_id, new_id, status)
+        except OSError as err:
+            self.warn(
+                f"could not keep batch {new_id} in the state database ({err}); a rerun will "
+                "not find it"
+            )
 
     def _send(self, requests: Sequence[BatchRequest]) -> list[list[tuple[BatchRequest, bytes]]]:
         """The requests with their JSONL lines, in runs that each fit one batch."""
@@ -153,23 +202,28 @@ class Batches:
             )
         except Exception as err:
             raise self._error(err, "uploading the batch's requests") from err
-        batch = await self._create(uploaded.id)
+        # Kept before the batch exists, so a run that ends while creating it leaves a trace
+        # the next run settles (`_settled`) rather than paying again.
+        sending = SENDING_PREFIX + str(uploaded.id)
         if self.store is not None:
             try:
                 self.store.add_batch(
-                    batch.id,
+                    sending,
                     model=self.settings.model,
                     endpoint=self.settings.url,
                     input_file=uploaded.id,
-                    status=batch.status,
+                    status="sending",
                     requests=[(r.custom_id, r.subject) for r in requests],
                     api_version=self.settings.api_version if self.settings.azure_endpoint else None,
                 )
             except OSError as err:
-                self.warn(
-                    f"could not keep batch {batch.id} in the state database ({err}); a "
-                    "rerun will not find it"
-                )
+                self.warn(f"could not keep the batch in the state database ({err})")
+        try:
+            batch = await self._create(uploaded.id)
+        except Exception:
+            self._gone(sending)  # none was made, or none could be found (a Ctrl-C leaves it)
+            raise
+        self._rename(sending, str(batch.id), str(batch.status))
         self.listener(_progress(batch, len(requests)))
         return str(batch.id)
 

@@ -102,8 +102,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 
 # A batch in one of these states may still answer; "completed" and "expired" ones hold the
 # answers they gave; "failed" and "cancelled" ones are given up, as is one the endpoint no
-# longer has ("gone").
-LIVE_BATCH = ("validating", "in_progress", "finalizing", "cancelling")
+# longer has ("gone"). "sending" is briefgen's own: its file is uploaded and the batch being
+# created, under `SENDING_PREFIX` + the file's id until the endpoint names it.
+LIVE_BATCH = ("sending", "validating", "in_progress", "finalizing", "cancelling")
+SENDING_PREFIX = "sending:"
+LOCK_FILENAME = "briefgen.batches.lock"
 ENDED_BATCH = ("completed", "expired", "failed", "cancelled")
 
 # A run's totals count only the calls that were paid for; one unpriced call makes the
@@ -127,6 +130,38 @@ class CacheEntryError(ValueError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class BatchLock:
+    """A lock file beside the database: a second run over the same articles waits while the
+    first looks for kept batches and sends its own, then finds that batch and re-attaches
+    to it instead of sending another. Released when the process ends, however it ends.
+    Where the system has no `fcntl` (Windows) there is no lock."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: Any = None
+
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free; whether it was."""
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            return True
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+b")  # noqa: SIM115 - held until release
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return False
+        self._file = handle
+        return True
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()  # closing the file releases the lock
+            self._file = None
 
 
 def prompt_key(model: str, *prompts: str) -> str:
@@ -366,6 +401,27 @@ class Cache:
                     batch_id,
                 ),
             )
+
+    def rename_batch(self, old_id: str, new_id: str, status: str) -> None:
+        """Give a kept batch the id the endpoint gave it (a "sending" one, now created)."""
+        with self._session(write=True) as con:
+            con.execute("DELETE FROM batch_requests WHERE batch_id = ?", (new_id,))
+            con.execute("DELETE FROM batches WHERE id = ?", (new_id,))
+            con.execute(
+                "INSERT INTO batches SELECT ?, created, model, endpoint, input_file, requests,"
+                " ?, completed, failed, ?, output_file, error_file, errors, downloaded,"
+                " api_version FROM batches WHERE id = ?",
+                (new_id, status, _now(), old_id),
+            )
+            con.execute(
+                "UPDATE batch_requests SET batch_id = ? WHERE batch_id = ?", (new_id, old_id)
+            )
+            con.execute("DELETE FROM batches WHERE id = ?", (old_id,))
+
+    def batch_lock(self) -> BatchLock:
+        """The lock a run holds while it looks for the batches kept for its requests and
+        sends those no batch holds (`BatchLock`)."""
+        return BatchLock(self.path.with_name(LOCK_FILENAME))
 
     def store_batch_results(
         self, batch_id: str, results: Mapping[str, tuple[str | None, str | None]]

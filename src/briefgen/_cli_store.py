@@ -57,6 +57,8 @@ def batch_status(
         kept = store.path.is_file()
         if kept and not offline:
             for row in store.batches(pending_only=True):
+                if row["status"] == "sending":  # not created yet: the endpoint has no id
+                    continue
                 seen = _look_at(row)
                 if isinstance(seen, str):
                     typer.echo(f"briefgen: warning: {seen}", err=True)
