@@ -172,10 +172,8 @@ class Batches:
         return _chunks([(r, self._line(r)) for r in requests])
 
     def _kept(self, custom_ids: list[str]) -> dict[str, dict[str, Any]]:
-        if self.store is None:
-            return {}
         try:
-            return self.store.batch_for(custom_ids, self.settings.url)
+            return kept_batches(self.store, custom_ids, self.settings.url)
         except OSError as err:
             self.warn(f"could not read the kept batches ({err}); sending a new batch")
             return {}
@@ -354,17 +352,8 @@ class Batches:
     def _record(self, batch: Any) -> None:
         if self.store is None:
             return
-        counts = getattr(batch, "request_counts", None)
         try:
-            self.store.update_batch(
-                batch.id,
-                status=batch.status,
-                completed=int(getattr(counts, "completed", 0) or 0),
-                failed=int(getattr(counts, "failed", 0) or 0),
-                output_file=batch.output_file_id,
-                error_file=batch.error_file_id,
-                errors=_batch_errors(batch) if batch.status == "failed" else None,
-            )
+            self.store.update_batch(batch.id, **seen(batch))
         except OSError as err:
             self.warn(f"could not record the status of batch {batch.id} ({err})")
 
@@ -418,14 +407,38 @@ def _batch_errors(batch: Any) -> str:
     return "; ".join(shown) or "no reason given"
 
 
+def _count(batch: Any, which: str) -> int:
+    """One of a batch's request counts ("completed", "failed", "total"); 0 if not given."""
+    return int(getattr(getattr(batch, "request_counts", None), which, 0) or 0)
+
+
+def seen(batch: Any) -> dict[str, Any]:
+    """What the endpoint says of a batch, as the state database keeps it (`update_batch`)."""
+    return {
+        "status": batch.status,
+        "completed": _count(batch, "completed"),
+        "failed": _count(batch, "failed"),
+        "output_file": batch.output_file_id,
+        "error_file": batch.error_file_id,
+        "errors": _batch_errors(batch) if batch.status == "failed" else None,
+    }
+
+
+def kept_batches(
+    store: Cache | None, custom_ids: list[str], endpoint: str
+) -> dict[str, dict[str, Any]]:
+    """Per custom id, the kept batch that holds (or may still give) its answer; OSError if
+    the state database cannot be read."""
+    return {} if store is None else store.batch_for(custom_ids, endpoint)
+
+
 def _progress(batch: Any, requests: int) -> BatchProgress:
-    counts = getattr(batch, "request_counts", None)
     return BatchProgress(
         str(batch.id),
         str(batch.status),
-        int(getattr(counts, "completed", 0) or 0),
-        int(getattr(counts, "failed", 0) or 0),
-        int(getattr(counts, "total", 0) or 0) or requests,
+        _count(batch, "completed"),
+        _count(batch, "failed"),
+        _count(batch, "total") or requests,
     )
 
 

@@ -75,20 +75,14 @@ def batch_status(
 
 def _look_at(row: dict[str, Any]) -> dict[str, Any] | str:
     """What the endpoint says of a kept batch now, or why it could not be asked."""
+    from briefgen._batch import seen
     from briefgen._llm import retrieve_batch
 
     try:
         batch = retrieve_batch(row["id"], row["endpoint"], row["api_version"])
     except BriefgenError as err:
         return f"{err} Showing the status last seen."
-    counts = batch.request_counts
-    return {
-        "status": batch.status,
-        "completed": int(getattr(counts, "completed", 0) or 0),
-        "failed": int(getattr(counts, "failed", 0) or 0),
-        "output_file": batch.output_file_id,
-        "error_file": batch.error_file_id,
-    }
+    return seen(batch)
 
 
 def log(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import gc
 import hashlib
@@ -18,7 +19,13 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from briefgen._batch import DEFAULT_POLL_SECONDS, Batches, BatchListener, BatchRequest
+from briefgen._batch import (
+    DEFAULT_POLL_SECONDS,
+    Batches,
+    BatchListener,
+    BatchRequest,
+    kept_batches,
+)
 from briefgen._cache import Cache, CacheEntryError, prompt_key
 from briefgen._errors import BudgetError, ModelError
 from briefgen._ingest import Article, load
@@ -253,10 +260,14 @@ class Pipeline:
         asked = []
         for article in articles:
             if not self._too_long(article):
-                asked.append((article, *self._asks(article)))
+                system, user, key = self._asks(article)
+                asked.append((article, system, user, key, self._batch_key(system, user)))
         # With --batch, an article a kept batch holds (or is still answering) is paid for.
-        kept = self._kept_batches([self._batch_key(system, user) for _, system, user, _ in asked])
-        for article, system, user, key in asked:
+        kept: dict[str, Any] = {}
+        if self.batch:
+            with contextlib.suppress(OSError):  # unreadable: counted as not yet paid for
+                kept = kept_batches(self.cache, [a[-1] for a in asked], self.settings.url)
+        for article, system, user, key, custom_id in asked:
             if self.cache is not None:
                 hit = self._from_cache(key, article)
                 if hit is not None:
@@ -264,7 +275,7 @@ class Pipeline:
                     views.append(count_tokens(self._prompts("corpus", [brief_view(hit)])[1]))
                     continue
             article_tokens = count_tokens(article.numbered())
-            if self._batch_key(system, user) in kept:
+            if custom_id in kept:
                 estimate.in_batches += 1
                 views.append(_view(self.settings.max_tokens, article_tokens))
                 continue
@@ -362,14 +373,6 @@ class Pipeline:
             system,
             user,
         )
-
-    def _kept_batches(self, keys: list[str]) -> dict[str, Any]:
-        if not self.batch or self.cache is None:
-            return {}
-        try:
-            return self.cache.batch_for(keys, self.settings.url)
-        except OSError:
-            return {}
 
     def _cached(self, key: str) -> bool:
         """Whether the cache has an entry under `key` (read, not yet verified)."""
