@@ -286,11 +286,13 @@ class Batches:
                 "Fix what it names, or run without --batch."
             )
         answers = await self._download(batch, requests)
+        missing = []
         for request in requests:
             answer, _ = answers.get(request.custom_id, (None, None))
-            if answer is not None:
+            if answer is None:
+                missing.append(request)
+            else:
                 self._give(request, answer)
-        missing = [r for r in requests if answers.get(r.custom_id, (None, None))[0] is None]
         if batch.status == "cancelled":
             raise ModelError(
                 f"batch {batch_id} was cancelled; its {len(requests) - len(missing)} answers "

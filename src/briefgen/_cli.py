@@ -501,28 +501,29 @@ def _run_with_progress(
                 soft_wrap=True,
             )
 
-    batches: dict[str, Any] = {}
+    bars: dict[str, Any] = {}  # per batch: its task on the bar
+    statuses: dict[str, str] = {}  # and the status last shown
 
     def batch_listener(progress: BatchProgress) -> None:
         """A line when a batch is created, re-attached to, or changes status; its counts on
         the bar."""
-        if progress.batch_id not in batches:
-            batches[progress.batch_id] = bar.add_task(
+        if progress.batch_id not in bars:
+            bars[progress.batch_id] = bar.add_task(
                 f"Batch {progress.batch_id}", total=progress.total or None, status=""
             )
             what = "re-attached to" if progress.attached else "sent"
             size = f", {progress.total} requests" if progress.total else ""
             line = f"{what} batch {progress.batch_id} ({progress.status}{size})"
-        elif progress.status != batches.get(f"{progress.batch_id} status"):
+        elif progress.status != statuses.get(progress.batch_id):
             line = (
                 f"batch {progress.batch_id}: {progress.status}, {progress.completed} of "
                 f"{progress.total} answered, {progress.failed} failed"
             )
         else:
             line = ""
-        batches[f"{progress.batch_id} status"] = progress.status
+        statuses[progress.batch_id] = progress.status
         bar.update(
-            batches[progress.batch_id],
+            bars[progress.batch_id],
             completed=progress.completed + progress.failed,
             total=progress.total or None,
             status=progress.status,

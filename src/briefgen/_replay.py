@@ -7,6 +7,7 @@ pydantic version inside a re-ask message) decides whether a recording still fits
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -207,6 +208,16 @@ def recorded_batch(path: Path) -> bool:
 
 
 def _interactions(path: Path) -> list[dict[str, Any]]:
+    """The recorded interactions, read once however many questions are asked of them."""
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError as err:
+        raise InputError(f"{path} is not a briefgen recording ({type(err).__name__}).") from err
+    return _read_interactions(path, stamp)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_interactions(path: Path, stamp: int) -> list[dict[str, Any]]:
     import yaml
 
     try:
